@@ -1,0 +1,60 @@
+// buildApp: the whole HTTP server as one Fastify instance, plugins and routes registered explicitly.
+// main.ts listens on it; tests build the same app.
+import Fastify, { type FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { appRoot, type EaselConfig } from './config/config.js';
+import { registerErrorHandler } from './http/errors.js';
+import { registerImageRoutes } from './http/images.routes.js';
+import { registerJobRoutes } from './http/jobs.routes.js';
+import { registerStaticUi } from './http/static-ui.js';
+import { registerSystemRoutes } from './http/system.routes.js';
+import { registerWsRoutes } from './http/ws.routes.js';
+import { OutputStore } from './images/output-store.js';
+import { ModelRegistry } from './models/model-registry.js';
+import { JobQueue, type RenderBackend } from './queue/job-queue.js';
+import { WorkerHost } from './worker/worker-host.js';
+
+export const version = (JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface AppDeps {
+  /** The render backend; by default a real worker thread. */
+  backend?: RenderBackend & { devices?: { id: string; name: string; reason: string }[]; close?(): Promise<void> };
+  logger?: boolean | object;
+}
+
+// Room for an init image or mask as a data URL; anything bigger is refused with a 400.
+const BODY_LIMIT = 32 * 1024 * 1024;
+
+export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  registerErrorHandler(app);
+
+  const registry = new ModelRegistry(config.modelsDir);
+  const outputs = new OutputStore(config.outputsDir);
+  let backend = deps.backend;
+  if (!backend) {
+    const host = new WorkerHost();
+    host.start();
+    backend = host;
+  }
+  const host = backend;
+  const queue = new JobQueue(host, { outputsDir: config.outputsDir, version });
+
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+  registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
+  registerJobRoutes(app, { queue, registry });
+  registerImageRoutes(app, { outputs });
+  registerWsRoutes(app, { queue });
+  await registerStaticUi(app, config.uiDir);
+
+  app.addHook('onClose', async () => {
+    await host.close?.();
+  });
+  return app;
+}

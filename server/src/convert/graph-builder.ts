@@ -1,0 +1,202 @@
+// Builds an ONNX graph step by step: inputs, initializers, nodes, outputs, with unique names and seeded weights.
+// Composite layers (linear, conv, norms, attention) live in nn-layers.ts and only use this API.
+import type {
+  AttrValue,
+  ModelDef,
+  NodeDef,
+  TensorData,
+  TensorDataType,
+  TensorInit,
+  ValueInfo,
+} from './onnx-proto.js';
+import { normalTensor } from './seeded-random.js';
+
+/** Plain attribute values: a string is STRING, a number INT, a number[] INTS; use `attr.float()` etc. for the rest. */
+export type AttrInput = AttrValue | string | number | readonly number[];
+
+export interface GraphBuilderOptions {
+  /** Seed of the random weights; each weight's stream is derived from (seed, graph name, weight name). */
+  seed?: number;
+  /** Default opset 14 and IR version 7, as diffusers' torch.onnx export writes. */
+  opset?: number;
+  irVersion?: number;
+  producerName?: string;
+}
+
+export interface WeightOptions {
+  /** Inputs feeding each output; the std is gain / sqrt(fanIn), which keeps activations near unit scale. */
+  fanIn: number;
+  gain?: number;
+}
+
+export class GraphBuilder {
+  readonly seed: number;
+  private readonly opset: number;
+  private readonly irVersion: number;
+  private readonly producerName: string;
+  private readonly nodes: NodeDef[] = [];
+  private readonly initializers: TensorInit[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
+  /** Every value, initializer and node name in use: ONNX requires them unique within the graph. */
+  private readonly usedNames = new Set<string>();
+  private readonly constants = new Map<string, string>();
+
+  constructor(
+    readonly name: string,
+    opts: GraphBuilderOptions = {},
+  ) {
+    this.seed = opts.seed ?? 0;
+    this.opset = opts.opset ?? 14;
+    this.irVersion = opts.irVersion ?? 7;
+    this.producerName = opts.producerName ?? 'easel';
+  }
+
+  /** Declares a graph input and returns its value name. */
+  input(name: string, elemType: TensorDataType, shape: readonly (number | string)[]): string {
+    this.claim(name);
+    this.inputs.push({ name, elemType, shape });
+    return name;
+  }
+
+  /** Declares a graph output `name` carrying `value` (an Identity is added when the names differ). */
+  output(name: string, elemType: TensorDataType, shape: readonly (number | string)[], value: string = name): void {
+    if (value !== name) this.node('Identity', [value], [name]);
+    this.outputs.push({ name, elemType, shape });
+  }
+
+  /** Adds an initializer; the data type follows the array type. */
+  initializer(name: string, dims: readonly number[], data: TensorData): string {
+    this.claim(name);
+    this.initializers.push({ name, dims: [...dims], data, dataType: dataTypeOf(data) });
+    return name;
+  }
+
+  /** A random-normal float weight, std = gain / sqrt(fanIn). */
+  weight(name: string, dims: readonly number[], opts: WeightOptions): string {
+    const count = dims.reduce((n, d) => n * d, 1);
+    const std = (opts.gain ?? 1) / Math.sqrt(opts.fanIn);
+    return this.initializer(name, dims, normalTensor(this.seed, `${this.name}/${name}`, count, std));
+  }
+
+  /** A float weight filled with one value (norm scales start at 1, biases at 0). */
+  filled(name: string, dims: readonly number[], value: number): string {
+    const count = dims.reduce((n, d) => n * d, 1);
+    return this.initializer(name, dims, new Float32Array(count).fill(value));
+  }
+
+  /** An int64 constant (shapes, axes, indices), shared between all users of the same value. */
+  constInt64(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant('int64', values, dims, () => BigInt64Array.from(values, (v) => BigInt(v)));
+  }
+
+  /** A float constant, shared between all users of the same value. Pass dims [] for a scalar. */
+  constFloat(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant('float32', values, dims, () => Float32Array.from(values));
+  }
+
+  /**
+   * Adds a node. `outputs` is a list of names, or a count of fresh names derived from `hint`.
+   * Returns the output names.
+   */
+  node(
+    opType: string,
+    inputs: readonly string[],
+    outputs: readonly string[] | number = 1,
+    attrs: Readonly<Record<string, AttrInput>> = {},
+    hint: string = opType,
+  ): string[] {
+    let outputNames: string[];
+    if (typeof outputs === 'number') {
+      outputNames = Array.from({ length: outputs }, (_, i) => this.uniqueName(outputs === 1 ? hint : `${hint}_${i}`));
+    } else {
+      for (const o of outputs) this.claim(o);
+      outputNames = [...outputs];
+    }
+    const attributes: Record<string, AttrValue> = {};
+    for (const [key, value] of Object.entries(attrs)) attributes[key] = toAttrValue(value);
+    this.nodes.push({
+      opType,
+      inputs: [...inputs],
+      outputs: outputNames,
+      name: this.uniqueName(`${hint}/${opType}`),
+      attributes,
+    });
+    return outputNames;
+  }
+
+  /** Adds a single-output node and returns its output name. */
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attrs: Readonly<Record<string, AttrInput>> = {},
+    hint?: string,
+  ): string {
+    return this.node(opType, inputs, 1, attrs, hint ?? opType)[0];
+  }
+
+  /** A name not used yet in this graph: `prefix`, else `prefix_1`, `prefix_2`… */
+  uniqueName(prefix: string): string {
+    const name = this.freeName(prefix);
+    this.usedNames.add(name);
+    return name;
+  }
+
+  /** The finished model. The builder can keep growing afterwards; the model is a snapshot. */
+  build(): ModelDef {
+    return {
+      irVersion: this.irVersion,
+      producerName: this.producerName,
+      opsetImports: [{ domain: '', version: this.opset }],
+      graph: {
+        name: this.name,
+        nodes: [...this.nodes],
+        initializers: [...this.initializers],
+        inputs: [...this.inputs],
+        outputs: [...this.outputs],
+      },
+    };
+  }
+
+  private constant(
+    type: TensorDataType,
+    values: readonly number[],
+    dims: readonly number[],
+    make: () => TensorData,
+  ): string {
+    const key = `${type}[${dims.join(',')}]:${values.join(',')}`;
+    const known = this.constants.get(key);
+    if (known) return known;
+    const name = this.initializer(this.freeName(`const_${type}`), dims, make());
+    this.constants.set(key, name);
+    return name;
+  }
+
+  private freeName(prefix: string): string {
+    let name = prefix;
+    for (let i = 1; this.usedNames.has(name); i++) name = `${prefix}_${i}`;
+    return name;
+  }
+
+  private claim(name: string): void {
+    if (this.usedNames.has(name)) throw new Error(`graph ${this.name}: name "${name}" is already used`);
+    this.usedNames.add(name);
+  }
+}
+
+function dataTypeOf(data: TensorData): TensorDataType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Int32Array) return 'int32';
+  return 'int64';
+}
+
+function toAttrValue(value: AttrInput): AttrValue {
+  if (typeof value === 'string') return { type: 'string', value };
+  if (typeof value === 'number') return { type: 'int', value };
+  if (isNumberArray(value)) return { type: 'ints', value };
+  return value;
+}
+
+function isNumberArray(value: AttrInput): value is readonly number[] {
+  return Array.isArray(value);
+}

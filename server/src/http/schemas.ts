@@ -1,0 +1,156 @@
+// The HTTP API contract, once: TypeBox schemas validate requests and responses, and `Static<>` gives the
+// types that the routes, the queue and the UI share.
+import { Type, type Static } from '@sinclair/typebox';
+
+export const LIMITS = {
+  promptChars: 20_000,
+  minSteps: 1,
+  maxSteps: 150,
+  minSize: 64,
+  maxSize: 2048,
+  sizeMultiple: 8,
+  maxCfgScale: 30,
+  maxCount: 16,
+  maxSeed: 4_294_967_295,
+} as const;
+
+export const JobRequest = Type.Object(
+  {
+    prompt: Type.String({ minLength: 1, maxLength: LIMITS.promptChars }),
+    negativePrompt: Type.Optional(Type.String({ maxLength: LIMITS.promptChars })),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    sampler: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    steps: Type.Optional(Type.Integer({ minimum: LIMITS.minSteps, maximum: LIMITS.maxSteps })),
+    cfgScale: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.maxCfgScale })),
+    width: Type.Optional(
+      Type.Integer({ minimum: LIMITS.minSize, maximum: LIMITS.maxSize, multipleOf: LIMITS.sizeMultiple }),
+    ),
+    height: Type.Optional(
+      Type.Integer({ minimum: LIMITS.minSize, maximum: LIMITS.maxSize, multipleOf: LIMITS.sizeMultiple }),
+    ),
+    seed: Type.Optional(Type.Integer({ minimum: -1, maximum: LIMITS.maxSeed })),
+    count: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxCount })),
+    outputFormat: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('jpeg'), Type.Literal('webp')])),
+    quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  },
+  { additionalProperties: false },
+);
+export type JobRequest = Static<typeof JobRequest>;
+
+/** A request with every default filled in and the sampler and seeds resolved: what the worker runs. */
+export interface ResolvedJob {
+  prompt: string;
+  negativePrompt: string;
+  model: string;
+  sampler: string;
+  steps: number;
+  cfgScale: number;
+  width: number;
+  height: number;
+  seed: number;
+  count: number;
+  outputFormat: 'png' | 'jpeg' | 'webp';
+  quality: number;
+}
+
+export const JobState = Type.Union([
+  Type.Literal('queued'),
+  Type.Literal('running'),
+  Type.Literal('done'),
+  Type.Literal('failed'),
+  Type.Literal('cancelled'),
+]);
+export type JobState = Static<typeof JobState>;
+
+export const ImageRef = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  seed: Type.Integer(),
+  width: Type.Integer(),
+  height: Type.Integer(),
+});
+export type ImageRef = Static<typeof ImageRef>;
+
+export const Progress = Type.Object({
+  step: Type.Integer(),
+  totalSteps: Type.Integer(),
+  image: Type.Integer({ description: 'index of the image being made, from 0' }),
+  count: Type.Integer(),
+  etaMs: Type.Number(),
+  msPerStep: Type.Number(),
+});
+export type Progress = Static<typeof Progress>;
+
+export const ErrorInfo = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  field: Type.Optional(Type.String()),
+});
+export type ErrorInfo = Static<typeof ErrorInfo>;
+
+export const JobView = Type.Object({
+  id: Type.String(),
+  state: JobState,
+  position: Type.Integer({ description: '1-based place in the queue while queued, 0 otherwise' }),
+  progress: Type.Union([Progress, Type.Null()]),
+  images: Type.Array(ImageRef),
+  error: Type.Union([ErrorInfo, Type.Null()]),
+  request: Type.Object({
+    prompt: Type.String(),
+    negativePrompt: Type.String(),
+    model: Type.String(),
+    sampler: Type.String(),
+    steps: Type.Integer(),
+    cfgScale: Type.Number(),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    seed: Type.Integer(),
+    count: Type.Integer(),
+    outputFormat: Type.String(),
+    quality: Type.Integer(),
+  }),
+  createdAt: Type.String(),
+  startedAt: Type.Union([Type.String(), Type.Null()]),
+  finishedAt: Type.Union([Type.String(), Type.Null()]),
+});
+export type JobView = Static<typeof JobView>;
+
+export const JobCreated = Type.Object({ id: Type.String(), position: Type.Integer() });
+export type JobCreated = Static<typeof JobCreated>;
+
+export const JobList = Type.Object({
+  queue: Type.Array(JobView, { description: 'the running job first, then queued jobs in order' }),
+  recent: Type.Array(JobView, { description: 'finished jobs, newest first' }),
+});
+export type JobList = Static<typeof JobList>;
+
+export const JobIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+export type JobIdParams = Static<typeof JobIdParams>;
+
+export const ModelInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  family: Type.String(),
+  kind: Type.String(),
+  sizeBytes: Type.Integer(),
+  ready: Type.Boolean(),
+});
+export type ModelInfo = Static<typeof ModelInfo>;
+
+export const SamplerInfo = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  aliases: Type.Array(Type.String()),
+});
+export type SamplerInfo = Static<typeof SamplerInfo>;
+
+export const Health = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String(),
+  devices: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), reason: Type.String() })),
+  models: Type.Integer(),
+});
+export type Health = Static<typeof Health>;
+
+export const ErrorBody = Type.Object({ error: ErrorInfo });
+export type ErrorBody = Static<typeof ErrorBody>;

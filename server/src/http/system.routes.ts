@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { Health, ModelInfo, SamplerInfo } from './schemas.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import { listSamplers } from '../pipeline/schedulers/samplers.js';
+
+export interface SystemDeps {
+  registry: ModelRegistry;
+  version: string;
+  devices: () => { id: string; name: string; reason: string }[];
+}
+
+export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): void {
+  app.get('/api/health', { schema: { response: { 200: Health } } }, async () => ({
+    status: 'ok' as const,
+    version: deps.version,
+    devices: deps.devices(),
+    models: (await deps.registry.list()).length,
+  }));
+
+  app.get('/api/models', { schema: { response: { 200: Type.Array(ModelInfo) } } }, async () =>
+    (await deps.registry.list()).map(({ dir: _dir, ...info }) => info),
+  );
+
+  app.get('/api/samplers', { schema: { response: { 200: Type.Array(SamplerInfo) } } }, async () => listSamplers());
+}

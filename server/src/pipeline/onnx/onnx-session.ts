@@ -1,0 +1,116 @@
+// The only module that imports onnxruntime-node. It creates sessions, reads their input/output metadata, and
+// converts between Easel's plain tensors and ORT's, so exporter differences (int32 vs int64 ids, float16 I/O,
+// a 0-d timestep) stay here and callers speak float32.
+import * as ort from 'onnxruntime-node';
+import { existsSync } from 'node:fs';
+import { floatTensor, type FloatTensor } from '../tensor.js';
+import { fromFloat16Bits, toFloat16Bits } from './float16.js';
+
+export interface ValueInfo {
+  name: string;
+  type: string;
+  shape: ReadonlyArray<number | string>;
+}
+
+export interface SessionOptions {
+  threads?: number;
+}
+
+/** A value to feed: float data is converted to the input's dtype; integer data to int32/int64 as declared. */
+export type Feed =
+  | { kind: 'float'; dims: number[]; data: Float32Array }
+  | { kind: 'int'; dims: number[]; data: Int32Array };
+
+export class OnnxModel {
+  readonly inputs: ValueInfo[];
+  readonly outputs: ValueInfo[];
+
+  private constructor(
+    readonly path: string,
+    private readonly session: ort.InferenceSession,
+  ) {
+    this.inputs = describe(session.inputNames, session.inputMetadata);
+    this.outputs = describe(session.outputNames, session.outputMetadata);
+  }
+
+  static async load(path: string, options: SessionOptions = {}): Promise<OnnxModel> {
+    if (!existsSync(path)) throw new Error(`model file not found: ${path}`);
+    const session = await ort.InferenceSession.create(path, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    });
+    return new OnnxModel(path, session);
+  }
+
+  input(name: string): ValueInfo | undefined {
+    return this.inputs.find((i) => i.name === name);
+  }
+
+  /** Runs the model; every declared input must be fed. Returns every output as float32. */
+  async run(feeds: Record<string, Feed>): Promise<Record<string, FloatTensor>> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const info of this.inputs) {
+      const feed = feeds[info.name];
+      if (!feed) {
+        throw new Error(
+          `${this.path}: input "${info.name}" (${info.type} [${info.shape.join(', ')}]) was not given; ` +
+            `given: ${Object.keys(feeds).join(', ') || 'nothing'}`,
+        );
+      }
+      ortFeeds[info.name] = toOrt(feed, info, this.path);
+    }
+    const result = await this.session.run(ortFeeds);
+    const out: Record<string, FloatTensor> = {};
+    for (const [name, tensor] of Object.entries(result)) {
+      // CPU outputs own their native buffer; the GC frees it with the array, so no copy and no dispose.
+      out[name] = fromOrt(tensor, name, this.path);
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function describe(names: readonly string[], metadata: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
+  return names.map((name, i) => {
+    const meta = metadata[i];
+    return meta && meta.isTensor
+      ? { name, type: meta.type, shape: meta.shape }
+      : { name, type: 'unknown', shape: [] };
+  });
+}
+
+function toOrt(feed: Feed, info: ValueInfo, path: string): ort.Tensor {
+  const dims = feed.dims;
+  switch (info.type) {
+    case 'float32':
+      return new ort.Tensor('float32', feed.kind === 'float' ? feed.data : Float32Array.from(feed.data), dims);
+    case 'float16':
+      return new ort.Tensor('float16', toFloat16Bits(feed.kind === 'float' ? feed.data : Float32Array.from(feed.data)), dims);
+    case 'int32':
+      return new ort.Tensor('int32', feed.kind === 'int' ? feed.data : Int32Array.from(feed.data, Math.round), dims);
+    case 'int64':
+      return new ort.Tensor('int64', BigInt64Array.from(feed.data, (v) => BigInt(Math.round(v))), dims);
+    default:
+      throw new Error(`${path}: input "${info.name}" has type ${info.type}, which Easel cannot feed yet`);
+  }
+}
+
+function fromOrt(tensor: ort.Tensor, name: string, path: string): FloatTensor {
+  const dims = [...tensor.dims];
+  switch (tensor.type) {
+    case 'float32':
+      return floatTensor(dims, tensor.data as Float32Array);
+    case 'float16':
+      return floatTensor(dims, fromFloat16Bits(tensor.data as Uint16Array));
+    case 'int32':
+    case 'int64':
+      return floatTensor(dims, Float32Array.from(tensor.data as ArrayLike<number | bigint>, Number));
+    default:
+      throw new Error(`${path}: output "${name}" has type ${tensor.type}, which Easel cannot read yet`);
+  }
+}

@@ -1,0 +1,55 @@
+// Fills a job request's defaults and checks what a schema cannot: that the model and sampler exist.
+import { randomInt } from 'node:crypto';
+import { badRequest } from '../http/errors.js';
+import type { JobRequest, ResolvedJob } from '../http/schemas.js';
+import type { ModelRegistry } from '../models/model-registry.js';
+import { DEFAULT_SAMPLER, findSampler, listSamplers } from '../pipeline/schedulers/samplers.js';
+
+export const JOB_DEFAULTS = {
+  negativePrompt: '',
+  steps: 20,
+  cfgScale: 7.5,
+  width: 512,
+  height: 512,
+  count: 1,
+  outputFormat: 'png',
+  quality: 90,
+} as const;
+
+export async function resolveJob(body: JobRequest, registry: ModelRegistry): Promise<{ job: ResolvedJob; modelDir: string }> {
+  if (!body.prompt.trim()) throw badRequest('EASEL_ERR_INVALID', 'prompt must not be blank', 'prompt');
+
+  const models = (await registry.list()).filter((m) => m.ready);
+  if (models.length === 0) {
+    throw badRequest('EASEL_ERR_NO_MODEL', `no Stable Diffusion model is installed: put one in ${registry.stableDiffusionDir}`, 'model');
+  }
+  const model = body.model === undefined ? models[0] : models.find((m) => m.id === body.model);
+  if (!model) {
+    throw badRequest('EASEL_ERR_MODEL_NOT_FOUND', `model "${body.model}" is not installed; installed: ${models.map((m) => m.id).join(', ')}`, 'model');
+  }
+
+  const sampler = findSampler(body.sampler ?? DEFAULT_SAMPLER);
+  if (!sampler) {
+    const known = listSamplers().flatMap((s) => [s.id, ...s.aliases]);
+    throw badRequest('EASEL_ERR_UNKNOWN_SAMPLER', `sampler "${body.sampler}" is not known; use one of: ${[...new Set(known)].join(', ')}`, 'sampler');
+  }
+
+  const seed = body.seed === undefined || body.seed === -1 ? randomInt(0, 2 ** 32) : body.seed;
+  return {
+    modelDir: model.dir,
+    job: {
+      prompt: body.prompt,
+      negativePrompt: body.negativePrompt ?? JOB_DEFAULTS.negativePrompt,
+      model: model.id,
+      sampler: sampler.id,
+      steps: body.steps ?? JOB_DEFAULTS.steps,
+      cfgScale: body.cfgScale ?? JOB_DEFAULTS.cfgScale,
+      width: body.width ?? JOB_DEFAULTS.width,
+      height: body.height ?? JOB_DEFAULTS.height,
+      seed,
+      count: body.count ?? JOB_DEFAULTS.count,
+      outputFormat: body.outputFormat ?? JOB_DEFAULTS.outputFormat,
+      quality: body.quality ?? JOB_DEFAULTS.quality,
+    },
+  };
+}

@@ -1,0 +1,38 @@
+// Messages between the main thread and the render worker. Both sides import these unions, so a message that
+// one side sends and the other does not handle is a type error.
+import type { ResolvedJob } from '../http/schemas.js';
+
+export interface RenderJob extends ResolvedJob {
+  id: string;
+  modelDir: string;
+  outputsDir: string;
+  version: string;
+}
+
+export type ToWorker =
+  | { type: 'run'; job: RenderJob }
+  | { type: 'cancel'; jobId: string }
+  | { type: 'shutdown' };
+
+export interface WorkerImage {
+  index: number;
+  imageId: string;
+  file: string;
+  seed: number;
+  width: number;
+  height: number;
+}
+
+export interface WorkerError {
+  code: string;
+  message: string;
+}
+
+export type FromWorker =
+  | { type: 'ready'; devices: { id: string; name: string; reason: string }[] }
+  | { type: 'started'; jobId: string }
+  | { type: 'progress'; jobId: string; image: number; step: number; totalSteps: number }
+  | { type: 'preview'; jobId: string; image: number; step: number; totalSteps: number; jpeg: Uint8Array; width: number; height: number }
+  | { type: 'image'; jobId: string; image: WorkerImage }
+  | { type: 'finished'; jobId: string; outcome: 'done' | 'cancelled' }
+  | { type: 'failed'; jobId: string; error: WorkerError };

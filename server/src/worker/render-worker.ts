@@ -1,0 +1,96 @@
+// The render worker: owns every onnxruntime session and runs one job at a time. It never decides what runs
+// next; the main thread's queue does.
+import { parentPort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { encodeImage, encodePreview } from '../images/encode.js';
+import { formatInfotext } from '../images/infotext.js';
+import { OutputStore } from '../images/output-store.js';
+import { latentsToRgb } from '../pipeline/preview/latent-preview.js';
+import { findSampler } from '../pipeline/schedulers/samplers.js';
+import { loadSdModel, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
+import { txt2img } from '../pipeline/txt2img.js';
+import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('render-worker must run in a worker thread');
+
+const PREVIEW_SIDE = 256;
+let loaded: SdModel | undefined;
+const cancelled = new Set<string>();
+let running: Promise<void> = Promise.resolve();
+
+function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(message, transfer);
+}
+
+async function modelFor(job: RenderJob): Promise<SdModel> {
+  if (loaded && loaded.dir === job.modelDir) return loaded;
+  if (loaded) await releaseSdModel(loaded);
+  loaded = undefined;
+  loaded = await loadSdModel(job.model, job.modelDir, { threads: availableParallelism() });
+  return loaded;
+}
+
+async function run(job: RenderJob): Promise<void> {
+  send({ type: 'started', jobId: job.id });
+  const store = new OutputStore(job.outputsDir);
+  const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
+  try {
+    const model = await modelFor(job);
+    for (let index = 0; index < job.count; index++) {
+      const seed = (job.seed + index) % 4_294_967_296;
+      const image = await txt2img(
+        model,
+        { ...job, seed },
+        {
+          shouldStop: () => cancelled.has(job.id),
+          onStep: async (info) => {
+            send({ type: 'progress', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps });
+            const preview = await encodePreview(latentsToRgb(info.predOriginal, info.latentWidth, info.latentHeight), PREVIEW_SIDE);
+            const jpeg = new Uint8Array(preview.jpeg);
+            send(
+              { type: 'preview', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps, jpeg, width: preview.width, height: preview.height },
+              [jpeg.buffer as ArrayBuffer],
+            );
+          },
+        },
+      );
+      if (!image) break;
+      const parameters = formatInfotext({ ...job, seed, sampler: samplerName, model: job.model });
+      const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
+      const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
+      const imageId = OutputStore.imageId(job.id, index);
+      const file = await store.save(imageId, job.outputFormat, bytes);
+      send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height } });
+    }
+    send({ type: 'finished', jobId: job.id, outcome: cancelled.has(job.id) ? 'cancelled' : 'done' });
+  } catch (error) {
+    send({ type: 'failed', jobId: job.id, error: { code: 'EASEL_ERR_RENDER', message: error instanceof Error ? error.message : String(error) } });
+  } finally {
+    cancelled.delete(job.id);
+  }
+}
+
+function pick(job: RenderJob) {
+  const { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality } = job;
+  return { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality };
+}
+
+port.on('message', (message: ToWorker) => {
+  switch (message.type) {
+    case 'run':
+      running = running.then(() => run(message.job));
+      break;
+    case 'cancel':
+      cancelled.add(message.jobId);
+      break;
+    case 'shutdown':
+      void running.then(async () => {
+        if (loaded) await releaseSdModel(loaded);
+        port.close();
+      });
+      break;
+  }
+});
+
+send({ type: 'ready', devices: [{ id: 'cpu', name: 'CPU', reason: 'onnxruntime CPU execution provider' }] });
