@@ -11,6 +11,7 @@ import { registerJobRoutes } from './http/jobs.routes.js';
 import { registerStaticUi } from './http/static-ui.js';
 import { registerSystemRoutes } from './http/system.routes.js';
 import { registerWsRoutes } from './http/ws.routes.js';
+import { ImageInputs } from './images/image-inputs.js';
 import { OutputStore } from './images/output-store.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { JobQueue, type RenderBackend } from './queue/job-queue.js';
@@ -36,7 +37,7 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   registerErrorHandler(app);
 
   const registry = new ModelRegistry(config.modelsDir);
-  const outputs = new OutputStore(config.outputsDir);
+  const images = new ImageInputs(new OutputStore(config.outputsDir), new OutputStore(join(config.dataDir, 'inputs')));
   let backend = deps.backend;
   if (!backend) {
     const host = new WorkerHost();
@@ -44,12 +45,12 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
     backend = host;
   }
   const host = backend;
-  const queue = new JobQueue(host, { outputsDir: config.outputsDir, version });
+  const queue = new JobQueue(host, { outputsDir: config.outputsDir, inputsDir: join(config.dataDir, 'inputs'), version });
 
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
-  registerJobRoutes(app, { queue, registry });
-  registerImageRoutes(app, { outputs });
+  registerJobRoutes(app, { queue, registry, images });
+  registerImageRoutes(app, { images });
   registerWsRoutes(app, { queue });
   await registerStaticUi(app, config.uiDir);
 

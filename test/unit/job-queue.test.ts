@@ -21,7 +21,7 @@ const request: ResolvedJob = {
 
 function setup() {
   const backend = new FakeBackend();
-  const queue = new JobQueue(backend, { outputsDir: '/tmp/none', version: 'test' });
+  const queue = new JobQueue(backend, { outputsDir: '/tmp/none', inputsDir: '/tmp/none', version: 'test' });
   return { backend, queue };
 }
 
@@ -57,7 +57,7 @@ test('cancelling the running job asks the worker to stop and keeps finished imag
   queue.cancel(a.id);
   assert.deepEqual(backend.cancels, [a.id]);
   assert.equal(queue.get(a.id)?.state, 'running', 'it stops at the next step, not now');
-  backend.send({ type: 'image', jobId: a.id, image: { index: 0, imageId: `${a.id}-0`, file: '/x.png', seed: 1, width: 64, height: 64 } });
+  backend.send({ type: 'image', jobId: a.id, image: { index: 0, imageId: `${a.id}-0`, file: '/x.png', seed: 1, width: 64, height: 64, partial: false } });
   backend.send({ type: 'finished', jobId: a.id, outcome: 'cancelled' });
   const done = queue.get(a.id);
   assert.equal(done?.state, 'cancelled');

@@ -48,6 +48,11 @@ const malformed: [string, unknown, string][] = [
   ['unknown model', { prompt: 'x', model: 'gamma' }, 'model'],
   ['unknown field', { prompt: 'x', cfg_scale: 7 }, 'cfg_scale'],
   ['seed too large', { prompt: 'x', seed: 2 ** 40 }, 'seed'],
+  ['mask without an init image', { prompt: 'x', mask: 'data:image/png;base64,AAAA' }, 'mask'],
+  ['strength without an init image', { prompt: 'x', strength: 0.5 }, 'strength'],
+  ['strength 0', { prompt: 'x', initImage: 'abc', strength: 0 }, 'strength'],
+  ['init image that is not an image', { prompt: 'x', initImage: 'data:image/png;base64,bm90IGFuIGltYWdl' }, 'initImage'],
+  ['init image id that does not exist', { prompt: 'x', initImage: 'no-such-image' }, 'initImage'],
 ];
 
 for (const [name, body, field] of malformed) {
@@ -59,6 +64,21 @@ for (const [name, body, field] of malformed) {
     assert.match(error.message, new RegExp(field.replace('_', '.')));
   });
 }
+
+test('an init image given as a data URL is stored once and referred to by id', async () => {
+  const sharp = (await import('sharp')).default;
+  const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+  const dataUrl = `data:image/png;base64,${png.toString('base64')}`;
+  const res = await post({ prompt: 'x', initImage: dataUrl, mask: dataUrl });
+  assert.equal(res.statusCode, 202, res.body);
+  const job = (await app.inject({ url: `/api/jobs/${(res.json() as { id: string }).id}` })).json() as { request: Record<string, unknown> };
+  assert.match(String(job.request.initImage), /^in-[0-9a-f]{24}$/);
+  assert.equal(job.request.mask, job.request.initImage, 'the same bytes are stored once');
+  assert.equal(job.request.strength, 0.75, "A1111's default strength");
+  const file = await app.inject({ url: `/api/images/${String(job.request.initImage)}` });
+  assert.equal(file.statusCode, 200);
+  assert.equal(file.headers['content-type'], 'image/png');
+});
 
 test('the width error says what is allowed', async () => {
   const { error } = (await post({ prompt: 'x', width: 513 })).json() as { error: { message: string } };

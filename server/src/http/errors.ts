@@ -43,6 +43,7 @@ export function describeValidation(items: readonly ValidationItem[], context: st
   const field = path || context;
   const rule: Record<string, string> = {
     minimum: `must be at least ${String(params.limit)}`,
+    exclusiveMinimum: `must be more than ${String(params.limit)}`,
     maximum: `must be at most ${String(params.limit)}`,
     multipleOf: `must be a multiple of ${String(params.multipleOf)}`,
     minLength: params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters`,

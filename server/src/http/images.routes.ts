@@ -2,13 +2,13 @@ import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { notFound } from './errors.js';
-import type { OutputStore } from '../images/output-store.js';
+import type { ImageInputs } from '../images/image-inputs.js';
 
 const ImageParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
-export function registerImageRoutes(app: FastifyInstance, deps: { outputs: OutputStore }): void {
+export function registerImageRoutes(app: FastifyInstance, deps: { images: ImageInputs }): void {
   app.get<{ Params: { id: string } }>('/api/images/:id', { schema: { params: ImageParams } }, async (request, reply) => {
-    const found = await deps.outputs.find(request.params.id);
+    const found = await deps.images.find(request.params.id);
     if (!found) throw notFound('EASEL_ERR_IMAGE_NOT_FOUND', `no image with id ${request.params.id}`);
     return reply.type(found.mime).header('cache-control', 'private, max-age=31536000, immutable').send(createReadStream(found.file));
   });

@@ -12,6 +12,8 @@ export const LIMITS = {
   maxCfgScale: 30,
   maxCount: 16,
   maxSeed: 4_294_967_295,
+  /** An init image or mask as a data URL (base64 grows it by a third). */
+  imageChars: 30 * 1024 * 1024,
 } as const;
 
 export const JobRequest = Type.Object(
@@ -32,6 +34,13 @@ export const JobRequest = Type.Object(
     count: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.maxCount })),
     outputFormat: Type.Optional(Type.Union([Type.Literal('png'), Type.Literal('jpeg'), Type.Literal('webp')])),
     quality: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    initImage: Type.Optional(
+      Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'a data URL (PNG, JPEG or WebP) or the id of an image made here' }),
+    ),
+    strength: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1, description: 'how much img2img changes the initial image' })),
+    mask: Type.Optional(
+      Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'inpainting mask: white is repainted, black kept' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -51,6 +60,10 @@ export interface ResolvedJob {
   count: number;
   outputFormat: 'png' | 'jpeg' | 'webp';
   quality: number;
+  /** Image ids (uploads are stored first), so a job's request stays small and can be repeated. */
+  initImage?: string;
+  strength?: number;
+  mask?: string;
 }
 
 export const JobState = Type.Union([
@@ -68,6 +81,8 @@ export const ImageRef = Type.Object({
   seed: Type.Integer(),
   width: Type.Integer(),
   height: Type.Integer(),
+  /** Set when the job was cancelled mid-image: the denoiser's best guess at that step. */
+  partial: Type.Optional(Type.Boolean()),
 });
 export type ImageRef = Static<typeof ImageRef>;
 
@@ -108,6 +123,9 @@ export const JobView = Type.Object({
     count: Type.Integer(),
     outputFormat: Type.String(),
     quality: Type.Integer(),
+    initImage: Type.Optional(Type.String()),
+    strength: Type.Optional(Type.Number()),
+    mask: Type.Optional(Type.String()),
   }),
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

@@ -11,6 +11,8 @@ export interface InfotextFields {
   height: number;
   model: string;
   version: string;
+  /** img2img and inpainting only. */
+  strength?: number;
 }
 
 function quote(value: string): string {
@@ -25,6 +27,7 @@ export function formatInfotext(f: InfotextFields): string {
     ['Seed', f.seed],
     ['Size', `${f.width}x${f.height}`],
     ['Model', f.model],
+    ...(f.strength === undefined ? [] : ([['Denoising strength', f.strength]] as [string, number][])),
     ['RNG', 'CPU'],
     ['Version', `Easel ${f.version}`],
   ];

@@ -12,6 +12,8 @@ export interface SdModel {
   textEncoder: OnnxModel;
   unet: OnnxModel;
   vaeDecoder: OnnxModel;
+  /** Loaded on first use: only img2img and inpainting need it. */
+  vaeEncoder?: OnnxModel;
   schedulerConfig: unknown;
   /** Latents are divided by this before the VAE decoder (0.18215 for SD 1.x/2.x). */
   vaeScalingFactor: number;
@@ -59,6 +61,11 @@ export async function loadSdModel(id: string, dir: string, options: SessionOptio
   };
 }
 
+export async function vaeEncoderOf(model: SdModel, options: SessionOptions = {}): Promise<OnnxModel> {
+  model.vaeEncoder ??= await OnnxModel.load(join(model.dir, 'vae_encoder', 'model.onnx'), options);
+  return model.vaeEncoder;
+}
+
 export async function releaseSdModel(model: SdModel): Promise<void> {
-  await Promise.all([model.textEncoder.release(), model.unet.release(), model.vaeDecoder.release()]);
+  await Promise.all([model.textEncoder.release(), model.unet.release(), model.vaeDecoder.release(), model.vaeEncoder?.release()]);
 }

@@ -49,7 +49,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   constructor(
     private readonly backend: RenderBackend,
-    private readonly context: { outputsDir: string; version: string },
+    private readonly context: { outputsDir: string; inputsDir: string; version: string },
   ) {
     super();
     backend.onMessage((message) => this.handle(message));
@@ -156,6 +156,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
           seed: message.image.seed,
           width: message.image.width,
           height: message.image.height,
+          ...(message.image.partial ? { partial: true } : {}),
         });
         break;
       case 'finished':

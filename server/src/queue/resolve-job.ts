@@ -2,6 +2,7 @@
 import { randomInt } from 'node:crypto';
 import { badRequest } from '../http/errors.js';
 import type { JobRequest, ResolvedJob } from '../http/schemas.js';
+import type { ImageInputs } from '../images/image-inputs.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import { DEFAULT_SAMPLER, findSampler, listSamplers } from '../pipeline/schedulers/samplers.js';
 
@@ -14,10 +15,22 @@ export const JOB_DEFAULTS = {
   count: 1,
   outputFormat: 'png',
   quality: 90,
+  /** A1111's default denoising strength for img2img. */
+  strength: 0.75,
 } as const;
 
-export async function resolveJob(body: JobRequest, registry: ModelRegistry): Promise<{ job: ResolvedJob; modelDir: string }> {
+export async function resolveJob(
+  body: JobRequest,
+  deps: { registry: ModelRegistry; images: ImageInputs },
+): Promise<{ job: ResolvedJob; modelDir: string }> {
+  const { registry } = deps;
   if (!body.prompt.trim()) throw badRequest('EASEL_ERR_INVALID', 'prompt must not be blank', 'prompt');
+  if (body.mask !== undefined && body.initImage === undefined) {
+    throw badRequest('EASEL_ERR_INVALID', 'mask needs an initImage to paint on', 'mask');
+  }
+  if (body.strength !== undefined && body.initImage === undefined) {
+    throw badRequest('EASEL_ERR_INVALID', 'strength applies to an initImage; give one, or leave strength out', 'strength');
+  }
 
   const models = (await registry.list()).filter((m) => m.ready);
   if (models.length === 0) {
@@ -34,6 +47,14 @@ export async function resolveJob(body: JobRequest, registry: ModelRegistry): Pro
     throw badRequest('EASEL_ERR_UNKNOWN_SAMPLER', `sampler "${body.sampler}" is not known; use one of: ${[...new Set(known)].join(', ')}`, 'sampler');
   }
 
+  const init =
+    body.initImage === undefined
+      ? {}
+      : {
+          initImage: await deps.images.resolve(body.initImage, 'initImage'),
+          strength: body.strength ?? JOB_DEFAULTS.strength,
+          ...(body.mask === undefined ? {} : { mask: await deps.images.resolve(body.mask, 'mask') }),
+        };
   const seed = body.seed === undefined || body.seed === -1 ? randomInt(0, 2 ** 32) : body.seed;
   return {
     modelDir: model.dir,
@@ -50,6 +71,7 @@ export async function resolveJob(body: JobRequest, registry: ModelRegistry): Pro
       count: body.count ?? JOB_DEFAULTS.count,
       outputFormat: body.outputFormat ?? JOB_DEFAULTS.outputFormat,
       quality: body.quality ?? JOB_DEFAULTS.quality,
+      ...init,
     },
   };
 }

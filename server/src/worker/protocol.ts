@@ -6,6 +6,8 @@ export interface RenderJob extends ResolvedJob {
   id: string;
   modelDir: string;
   outputsDir: string;
+  /** Where uploaded init images and masks are kept. */
+  inputsDir: string;
   version: string;
 }
 
@@ -21,6 +23,7 @@ export interface WorkerImage {
   seed: number;
   width: number;
   height: number;
+  partial: boolean;
 }
 
 export interface WorkerError {

@@ -8,7 +8,8 @@ import { OutputStore } from '../images/output-store.js';
 import { latentsToRgb } from '../pipeline/preview/latent-preview.js';
 import { findSampler } from '../pipeline/schedulers/samplers.js';
 import { loadSdModel, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
-import { txt2img } from '../pipeline/txt2img.js';
+import { generate } from '../pipeline/generate.js';
+import { loadInit } from './job-images.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -37,11 +38,12 @@ async function run(job: RenderJob): Promise<void> {
   const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
   try {
     const model = await modelFor(job);
+    const init = await loadInit(job);
     for (let index = 0; index < job.count; index++) {
       const seed = (job.seed + index) % 4_294_967_296;
-      const image = await txt2img(
+      const result = await generate(
         model,
-        { ...job, seed },
+        { ...job, seed, ...(init ? { init } : {}) },
         {
           shouldStop: () => cancelled.has(job.id),
           onStep: async (info) => {
@@ -55,13 +57,15 @@ async function run(job: RenderJob): Promise<void> {
           },
         },
       );
-      if (!image) break;
+      if (!result) break;
+      const { image, partial } = result;
       const parameters = formatInfotext({ ...job, seed, sampler: samplerName, model: job.model });
       const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
       const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
       const imageId = OutputStore.imageId(job.id, index);
       const file = await store.save(imageId, job.outputFormat, bytes);
-      send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height } });
+      send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height, partial } });
+      if (partial) break;
     }
     send({ type: 'finished', jobId: job.id, outcome: cancelled.has(job.id) ? 'cancelled' : 'done' });
   } catch (error) {
@@ -72,8 +76,8 @@ async function run(job: RenderJob): Promise<void> {
 }
 
 function pick(job: RenderJob) {
-  const { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality } = job;
-  return { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality };
+  const { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality, initImage, strength, mask } = job;
+  return { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality, initImage, strength, mask };
 }
 
 port.on('message', (message: ToWorker) => {

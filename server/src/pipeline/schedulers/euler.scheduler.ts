@@ -73,6 +73,11 @@ class EulerScheduler implements Scheduler {
     return { prevSample, predOriginal };
   }
 
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    const sigma = this.sigmaAt(stepIndex);
+    return original.map((x, i) => x + f32(noise[i] * sigma));
+  }
+
   private sigmaAt(stepIndex: number): number {
     if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= this.timesteps.length) {
       throw new Error(`Euler: step index ${stepIndex} is outside 0..${this.timesteps.length - 1}`);

@@ -44,6 +44,11 @@ export interface Scheduler {
   /** Returns a new array. */
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array;
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult;
+  /**
+   * img2img: noises clean latents to the level of `timesteps[stepIndex]`, the first step that will run
+   * (x0 + σ·ε for sigma schedulers, √ᾱ·x0 + √(1−ᾱ)·ε for the others). Returns a new array.
+   */
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
 }
 
 export interface SchedulerDefaults {
