@@ -119,3 +119,25 @@ test('a reconnecting client gets the queue snapshot and the running job\'s progr
   ws.socket.close();
   late.socket.close();
 });
+
+test('img2img over HTTP: an uploaded init image, strength and preserved colours end in a PNG that records them', async () => {
+  const ws = await watch(server.url);
+  const init = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#c04020' } }).png().toBuffer();
+  const { id } = await submit({
+    prompt: 'a red barn',
+    steps: 10,
+    width: 64,
+    height: 64,
+    seed: 5,
+    initImage: `data:image/png;base64,${init.toString('base64')}`,
+    strength: 0.5,
+    preserveColors: true,
+  });
+  const done = (await ws.waitFor((e) => (e.type === 'job.done' || e.type === 'job.failed') && e.job.id === id)) as { job: JobView };
+  assert.equal(done.job.state, 'done', JSON.stringify(done.job.error));
+  const progress = ws.seen.events.filter((e) => e.type === 'job.progress' && e.id === id);
+  assert.equal(progress.length, 5, 'steps × strength UNet steps');
+  const png = new Uint8Array(await (await fetch(`${server.url}${done.job.images[0]!.url}`)).arrayBuffer());
+  assert.match(readPngText(png).parameters ?? '', /Denoising strength: 0\.5/);
+  ws.socket.close();
+});

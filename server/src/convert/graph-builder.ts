@@ -1,5 +1,7 @@
 // Builds an ONNX graph step by step: inputs, initializers, nodes, outputs, with unique names and seeded weights.
 // Composite layers (linear, conv, norms, attention) live in nn-layers.ts and only use this API.
+// Parameters come from a WeightSource (a real checkpoint, read lazily while the model is written) when one is
+// given, else they are seeded random (or constant) values.
 import type {
   AttrValue,
   ModelDef,
@@ -7,6 +9,7 @@ import type {
   TensorData,
   TensorDataType,
   TensorInit,
+  TensorSource,
   ValueInfo,
 } from './onnx-proto.js';
 import { normalTensor } from './seeded-random.js';
@@ -14,9 +17,30 @@ import { normalTensor } from './seeded-random.js';
 /** Plain attribute values: a string is STRING, a number INT, a number[] INTS; use `attr.float()` etc. for the rest. */
 export type AttrInput = AttrValue | string | number | readonly number[];
 
+/**
+ * Named parameters in PyTorch layout (diffusers / transformers module names, e.g. `conv_in.weight`, Linear weights
+ * [out, in]). `shape` is cheap and answers at build time; `read` is called only while the model is written.
+ */
+export interface WeightSource {
+  /** The parameter's shape, or undefined when the source does not have it. */
+  shape(name: string): readonly number[] | undefined;
+  /** The parameter's values as float32, row-major over `shape`. */
+  read(name: string): Float32Array;
+}
+
+/** How a parameter is initialised when there is no weight source. */
+export type ParamInit = WeightOptions | { fill: number };
+
+export interface ParamOptions {
+  /** The stored tensor is the 2-D transpose of the PyTorch one ([in, out] for MatMul, where torch keeps [out, in]). */
+  transpose?: boolean;
+}
+
 export interface GraphBuilderOptions {
   /** Seed of the random weights; each weight's stream is derived from (seed, graph name, weight name). */
   seed?: number;
+  /** Where parameters come from; without one they are seeded random values. */
+  weights?: WeightSource;
   /** Default opset 14 and IR version 7, as diffusers' torch.onnx export writes. */
   opset?: number;
   irVersion?: number;
@@ -31,6 +55,7 @@ export interface WeightOptions {
 
 export class GraphBuilder {
   readonly seed: number;
+  readonly weights: WeightSource | undefined;
   private readonly opset: number;
   private readonly irVersion: number;
   private readonly producerName: string;
@@ -47,6 +72,7 @@ export class GraphBuilder {
     opts: GraphBuilderOptions = {},
   ) {
     this.seed = opts.seed ?? 0;
+    this.weights = opts.weights;
     this.opset = opts.opset ?? 14;
     this.irVersion = opts.irVersion ?? 7;
     this.producerName = opts.producerName ?? 'easel';
@@ -70,6 +96,36 @@ export class GraphBuilder {
     this.claim(name);
     this.initializers.push({ name, dims: [...dims], data, dataType: dataTypeOf(data) });
     return name;
+  }
+
+  /** Adds an initializer whose values are produced only when the model is written. */
+  lazyInitializer(name: string, dims: readonly number[], dataType: TensorDataType, load: () => TensorData): string {
+    this.claim(name);
+    const data: TensorSource = load;
+    this.initializers.push({ name, dims: [...dims], data, dataType });
+    return name;
+  }
+
+  /**
+   * A model parameter named as in PyTorch, stored with `dims`. From the weight source when there is one (checked
+   * against `dims` now, read later), else random (`init` with fanIn/gain) or constant (`init.fill`).
+   */
+  param(name: string, dims: readonly number[], init: ParamInit, opts: ParamOptions = {}): string {
+    const source = this.weights;
+    if (!source) {
+      return 'fill' in init ? this.filled(name, dims, init.fill) : this.weight(name, dims, init);
+    }
+    if (opts.transpose && dims.length !== 2) throw new Error(`${name}: only 2-D parameters can be transposed`);
+    const torchDims = opts.transpose ? [dims[1], dims[0]] : [...dims];
+    const found = source.shape(name);
+    if (!found) throw new Error(`${this.name}: the weights lack "${name}" (expected shape [${torchDims.join(', ')}])`);
+    if (!sameShapeUpToOnes(found, torchDims)) {
+      throw new Error(`${this.name}: "${name}" has shape [${found.join(', ')}], the architecture expects [${torchDims.join(', ')}]`);
+    }
+    return this.lazyInitializer(name, dims, 'float32', () => {
+      const values = source.read(name);
+      return opts.transpose ? transpose2d(values, torchDims[0], torchDims[1]) : values;
+    });
   }
 
   /** A random-normal float weight, std = gain / sqrt(fanIn). */
@@ -182,6 +238,23 @@ export class GraphBuilder {
     if (this.usedNames.has(name)) throw new Error(`graph ${this.name}: name "${name}" is already used`);
     this.usedNames.add(name);
   }
+}
+
+/** Equal once size-1 axes are dropped: a 1×1 conv kernel [o, i, 1, 1] can feed a Linear [o, i], a norm scale [c] a [c, 1, 1]. */
+function sameShapeUpToOnes(a: readonly number[], b: readonly number[]): boolean {
+  const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1).join(',');
+  return squeeze(a) === squeeze(b);
+}
+
+/** [rows, cols] → [cols, rows]. */
+export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  if (values.length !== rows * cols) throw new Error(`transpose: ${values.length} values for [${rows}, ${cols}]`);
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) {
+    const row = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = values[row + c];
+  }
+  return out;
 }
 
 function dataTypeOf(data: TensorData): TensorDataType {

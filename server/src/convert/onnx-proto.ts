@@ -2,19 +2,25 @@
 // Only the fields a plain exported inference graph uses are covered. Field numbers are those of onnx.proto
 // (checked against a diffusers/torch export: ir_version 7, opset 14, unpacked `dims`/`ints`, external data
 // entries location/offset/length with data_location = EXTERNAL).
-import { open, writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ProtoWriter } from './protobuf-writer.js';
+import { ProtoWriter, resolveChunk } from './protobuf-writer.js';
 
 export type TensorDataType = 'float32' | 'int64' | 'int32';
 export type TensorData = Float32Array | BigInt64Array | Int32Array;
+/**
+ * A tensor's values, or a function producing them on demand: lazy initializers are loaded one at a time while the
+ * model is written and dropped right after, so converting a multi-GB checkpoint never holds the model in memory.
+ */
+export type TensorSource = TensorData | (() => TensorData);
 
 /** An initializer (or tensor attribute). `data` is stored as little-endian raw_data. */
 export interface TensorInit {
   name: string;
   dataType: TensorDataType;
   dims: readonly number[];
-  data: TensorData;
+  data: TensorSource;
 }
 
 export type AttrValue =
@@ -94,11 +100,18 @@ interface ExternalLocation {
   length: number;
 }
 
-type Placement = (tensor: TensorInit, bytes: Uint8Array) => ExternalLocation | undefined;
+type Placement = (tensor: TensorInit, byteLength: number) => ExternalLocation | undefined;
+
+const ELEMENT_BYTES: Record<TensorDataType, number> = { float32: 4, int32: 4, int64: 8 };
+
+/** The size of a tensor's raw_data, known from its dims without loading it. */
+export function tensorByteLength(tensor: TensorInit): number {
+  return tensor.dims.reduce((n, d) => n * d, 1) * ELEMENT_BYTES[tensor.dataType];
+}
 
 /** Encodes the whole model, all tensors inline. */
 export function encodeModel(model: ModelDef): Uint8Array {
-  return encodeModelProto(model, () => undefined);
+  return encodeModelProto(model, () => undefined).finish();
 }
 
 export interface ExternalDataOptions {
@@ -115,19 +128,36 @@ export interface EncodedWithExternalData {
   externalDataLength: number;
 }
 
-/** Encodes the model with large initializers moved to one side file, as onnx's `save_as_external_data` does. */
-export function encodeModelWithExternalData(model: ModelDef, opts: ExternalDataOptions): EncodedWithExternalData {
+interface PlannedModel {
+  proto: ProtoWriter;
+  /** The tensors of the side file, in file order. */
+  external: TensorInit[];
+  externalDataLength: number;
+}
+
+/** Lays the model out with large initializers moved to one side file, as onnx's `save_as_external_data` does. */
+function planWithExternalData(model: ModelDef, opts: ExternalDataOptions): PlannedModel {
   const threshold = opts.threshold ?? 1024;
-  const externalData: Uint8Array[] = [];
+  const external: TensorInit[] = [];
   let offset = 0;
-  const encoded = encodeModelProto(model, (_tensor, bytes) => {
-    if (bytes.length < threshold) return undefined;
-    const placed = { location: opts.location, offset, length: bytes.length };
-    externalData.push(bytes);
-    offset += bytes.length;
+  const proto = encodeModelProto(model, (tensor, byteLength) => {
+    if (byteLength < threshold) return undefined;
+    const placed = { location: opts.location, offset, length: byteLength };
+    external.push(tensor);
+    offset += byteLength;
     return placed;
   });
-  return { model: encoded, externalData, externalDataLength: offset };
+  return { proto, external, externalDataLength: offset };
+}
+
+/** Encodes the model with large initializers moved to one side file (everything in memory; see writeModel). */
+export function encodeModelWithExternalData(model: ModelDef, opts: ExternalDataOptions): EncodedWithExternalData {
+  const plan = planWithExternalData(model, opts);
+  return {
+    model: plan.proto.finish(),
+    externalData: plan.external.map((t) => tensorBytes(t)),
+    externalDataLength: plan.externalDataLength,
+  };
 }
 
 export interface WriteModelOptions {
@@ -141,31 +171,80 @@ export interface WrittenModel {
   externalDataBytes: number;
 }
 
-/** Writes `model` to `path` (and its external data file when asked). The directory must exist. */
+/**
+ * Writes `model` to `path` (and its external data file when asked). The directory must exist.
+ * Streams: lazy initializers are loaded one at a time, written, and released, so peak memory is about one tensor
+ * (plus the graph), whatever the model's size.
+ */
 export async function writeModel(path: string, model: ModelDef, opts: WriteModelOptions = {}): Promise<WrittenModel> {
   if (!opts.externalDataFile) {
-    const bytes = encodeModel(model);
-    await writeFile(path, bytes);
-    return { modelBytes: bytes.length, externalDataBytes: 0 };
+    const proto = encodeModelProto(model, () => undefined);
+    const modelBytes = await writeChunks(path, proto.chunks().map((c) => () => resolveChunk(c)));
+    return { modelBytes, externalDataBytes: 0 };
   }
   if (basename(opts.externalDataFile) !== opts.externalDataFile) {
     throw new Error(`externalDataFile must be a bare file name, got "${opts.externalDataFile}"`);
   }
-  const encoded = encodeModelWithExternalData(model, {
-    location: opts.externalDataFile,
-    threshold: opts.externalThreshold,
-  });
-  const file = await open(join(dirname(path), opts.externalDataFile), 'w');
+  const plan = planWithExternalData(model, { location: opts.externalDataFile, threshold: opts.externalThreshold });
+  const externalDataBytes = await writeChunks(
+    join(dirname(path), opts.externalDataFile),
+    plan.external.map((t) => () => tensorBytes(t)),
+  );
+  if (externalDataBytes !== plan.externalDataLength) {
+    throw new Error(`external data is ${externalDataBytes} bytes, ${plan.externalDataLength} were planned`);
+  }
+  const modelBytes = await writeChunks(path, plan.proto.chunks().map((c) => () => resolveChunk(c)));
+  return { modelBytes, externalDataBytes };
+}
+
+/** Writes the pieces in order, loading each only when its turn comes; small pieces are batched. */
+async function writeChunks(path: string, pieces: readonly (() => Uint8Array)[]): Promise<number> {
+  const file = await open(path, 'w');
   try {
-    for (const chunk of encoded.externalData) await file.write(chunk);
+    const out = new BufferedWriter(file);
+    for (const piece of pieces) await out.write(piece());
+    await out.flush();
+    return out.written;
   } finally {
     await file.close();
   }
-  await writeFile(path, encoded.model);
-  return { modelBytes: encoded.model.length, externalDataBytes: encoded.externalDataLength };
 }
 
-function encodeModelProto(model: ModelDef, place: Placement): Uint8Array {
+class BufferedWriter {
+  private static readonly SIZE = 1 << 20;
+  private readonly buffer = new Uint8Array(BufferedWriter.SIZE);
+  private used = 0;
+  written = 0;
+
+  constructor(private readonly file: FileHandle) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.used + bytes.length > BufferedWriter.SIZE) await this.flush();
+    if (bytes.length >= BufferedWriter.SIZE / 2) {
+      await this.writeAll(bytes);
+      return;
+    }
+    this.buffer.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.used === 0) return;
+    await this.writeAll(this.buffer.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  private async writeAll(bytes: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < bytes.length) {
+      const { bytesWritten } = await this.file.write(bytes, offset, bytes.length - offset);
+      offset += bytesWritten;
+    }
+    this.written += bytes.length;
+  }
+}
+
+function encodeModelProto(model: ModelDef, place: Placement): ProtoWriter {
   const w = new ProtoWriter();
   w.varint(1, model.irVersion);
   w.string(2, model.producerName);
@@ -177,7 +256,7 @@ function encodeModelProto(model: ModelDef, place: Placement): Uint8Array {
       o.varint(2, opset.version);
     });
   }
-  return w.finish();
+  return w;
 }
 
 function writeGraph(w: ProtoWriter, graph: GraphDef, place: Placement): void {
@@ -227,13 +306,14 @@ function writeAttribute(w: ProtoWriter, name: string, attribute: AttrValue): voi
 }
 
 function writeTensor(w: ProtoWriter, tensor: TensorInit, place: Placement): void {
-  const bytes = tensorBytes(tensor);
+  const byteLength = tensorByteLength(tensor);
   for (const d of tensor.dims) w.varint(1, d);
   w.varint(2, DATA_TYPE_CODE[tensor.dataType]);
   w.string(8, tensor.name);
-  const external = place(tensor, bytes);
+  const external = place(tensor, byteLength);
   if (!external) {
-    w.bytes(9, bytes);
+    if (typeof tensor.data === 'function') w.lazyBytes(9, byteLength, () => tensorBytes(tensor));
+    else w.bytes(9, tensorBytes(tensor));
     return;
   }
   const entries: [string, string][] = [
@@ -263,21 +343,26 @@ function writeValueInfo(w: ProtoWriter, info: ValueInfo): void {
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** The values of a tensor, loading a lazy one. */
+export function tensorValues(tensor: TensorInit): TensorData {
+  return typeof tensor.data === 'function' ? tensor.data() : tensor.data;
+}
+
 /** The tensor's raw_data: little-endian, as ONNX requires regardless of the host. */
 function tensorBytes(tensor: TensorInit): Uint8Array {
+  const data = tensorValues(tensor);
   const count = tensor.dims.reduce((n, d) => n * d, 1);
-  if (tensor.data.length !== count) {
-    throw new Error(`tensor ${tensor.name}: ${tensor.data.length} values for dims [${tensor.dims.join(', ')}]`);
+  if (data.length !== count) {
+    throw new Error(`tensor ${tensor.name}: ${data.length} values for dims [${tensor.dims.join(', ')}]`);
   }
   const expected = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array }[tensor.dataType];
-  if (!(tensor.data instanceof expected)) {
+  if (!(data instanceof expected)) {
     throw new Error(`tensor ${tensor.name}: data is not a ${expected.name} for type ${tensor.dataType}`);
   }
-  const { buffer, byteOffset, byteLength } = tensor.data;
+  const { buffer, byteOffset, byteLength } = data;
   if (HOST_IS_LITTLE_ENDIAN) return new Uint8Array(buffer, byteOffset, byteLength);
   const out = new Uint8Array(byteLength);
   const view = new DataView(out.buffer);
-  const data = tensor.data;
   for (let i = 0; i < data.length; i++) {
     if (data instanceof Float32Array) view.setFloat32(i * 4, data[i], true);
     else if (data instanceof Int32Array) view.setInt32(i * 4, data[i], true);

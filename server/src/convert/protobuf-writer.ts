@@ -1,6 +1,8 @@
 // A minimal protocol-buffers wire-format writer: just what ONNX's ModelProto needs.
 // Nested messages are kept as lists of chunks (not concatenated) until `finish()`, so a large raw_data
-// blob is copied once, not once per nesting level (tensor → graph → model).
+// blob is copied once, not once per nesting level (tensor → graph → model). A length-delimited field whose
+// size is known up front can be *deferred* (`lazyBytes`): only its length is recorded, and its bytes are produced
+// when the message is written out chunk by chunk (`chunks()`), so a multi-GB model never sits in memory whole.
 
 const WIRE_VARINT = 0;
 const WIRE_LENGTH_DELIMITED = 2;
@@ -11,8 +13,26 @@ const UINT64_MASK = (1n << 64n) - 1n;
 /** Names and other short fields are copied into the scratch buffer rather than kept as separate chunks. */
 const SMALL_BYTES = 256;
 
+/** Bytes produced on demand while writing: `load()` must return exactly `length` bytes. */
+export interface DeferredChunk {
+  length: number;
+  load: () => Uint8Array;
+}
+
+export type Chunk = Uint8Array | DeferredChunk;
+
+/** The bytes of a chunk, loading a deferred one (and checking its promised length). */
+export function resolveChunk(chunk: Chunk): Uint8Array {
+  if (chunk instanceof Uint8Array) return chunk;
+  const bytes = chunk.load();
+  if (bytes.length !== chunk.length) {
+    throw new Error(`deferred protobuf chunk produced ${bytes.length} bytes, ${chunk.length} were promised`);
+  }
+  return bytes;
+}
+
 export class ProtoWriter {
-  private readonly chunks: Uint8Array[] = [];
+  private readonly parts: Chunk[] = [];
   /** Small scalar writes go here and are flushed as one chunk, to avoid thousands of tiny arrays. */
   private scratch: number[] = [];
   private size = 0;
@@ -54,6 +74,14 @@ export class ProtoWriter {
     return this;
   }
 
+  /** Writes a length-delimited field whose `length` bytes are produced by `load` only when written out. */
+  lazyBytes(field: number, length: number, load: () => Uint8Array): this {
+    this.tag(field, WIRE_LENGTH_DELIMITED);
+    this.rawVarint(length);
+    this.pushChunk({ length, load });
+    return this;
+  }
+
   /** Writes an embedded message built by `build` into a fresh writer. */
   message(field: number, build: (w: ProtoWriter) => void): this {
     const inner = new ProtoWriter();
@@ -62,18 +90,24 @@ export class ProtoWriter {
     this.tag(field, WIRE_LENGTH_DELIMITED);
     this.rawVarint(inner.length);
     this.flush();
-    for (const chunk of inner.chunks) this.chunks.push(chunk);
+    for (const chunk of inner.parts) this.parts.push(chunk);
     this.size += inner.size;
     return this;
   }
 
-  /** Concatenates everything written into one array. */
+  /** Everything written, in order, deferred chunks still unresolved: write them out one by one. */
+  chunks(): readonly Chunk[] {
+    this.flush();
+    return this.parts;
+  }
+
+  /** Concatenates everything written into one array (resolving deferred chunks). */
   finish(): Uint8Array {
     this.flush();
     const out = new Uint8Array(this.size);
     let offset = 0;
-    for (const chunk of this.chunks) {
-      out.set(chunk, offset);
+    for (const chunk of this.parts) {
+      out.set(resolveChunk(chunk), offset);
       offset += chunk.length;
     }
     return out;
@@ -106,15 +140,15 @@ export class ProtoWriter {
     this.scratch.push(Number(v));
   }
 
-  private pushChunk(chunk: Uint8Array): void {
+  private pushChunk(chunk: Chunk): void {
     this.flush();
-    this.chunks.push(chunk);
+    this.parts.push(chunk);
     this.size += chunk.length;
   }
 
   private flush(): void {
     if (this.scratch.length === 0) return;
-    this.chunks.push(Uint8Array.from(this.scratch));
+    this.parts.push(Uint8Array.from(this.scratch));
     this.size += this.scratch.length;
     this.scratch = [];
   }

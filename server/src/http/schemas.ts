@@ -41,6 +41,7 @@ export const JobRequest = Type.Object(
     mask: Type.Optional(
       Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'inpainting mask: white is repainted, black kept' }),
     ),
+    preserveColors: Type.Optional(Type.Boolean({ description: "img2img: keep the initial image's colour profile" })),
   },
   { additionalProperties: false },
 );
@@ -64,6 +65,7 @@ export interface ResolvedJob {
   initImage?: string;
   strength?: number;
   mask?: string;
+  preserveColors?: boolean;
 }
 
 export const JobState = Type.Union([
@@ -126,6 +128,7 @@ export const JobView = Type.Object({
     initImage: Type.Optional(Type.String()),
     strength: Type.Optional(Type.Number()),
     mask: Type.Optional(Type.String()),
+    preserveColors: Type.Optional(Type.Boolean()),
   }),
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),

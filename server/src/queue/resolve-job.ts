@@ -28,6 +28,9 @@ export async function resolveJob(
   if (body.mask !== undefined && body.initImage === undefined) {
     throw badRequest('EASEL_ERR_INVALID', 'mask needs an initImage to paint on', 'mask');
   }
+  if (body.preserveColors && body.initImage === undefined) {
+    throw badRequest('EASEL_ERR_INVALID', 'preserveColors keeps the colours of an initImage; give one, or leave it out', 'preserveColors');
+  }
   if (body.strength !== undefined && body.initImage === undefined) {
     throw badRequest('EASEL_ERR_INVALID', 'strength applies to an initImage; give one, or leave strength out', 'strength');
   }
@@ -54,6 +57,7 @@ export async function resolveJob(
           initImage: await deps.images.resolve(body.initImage, 'initImage'),
           strength: body.strength ?? JOB_DEFAULTS.strength,
           ...(body.mask === undefined ? {} : { mask: await deps.images.resolve(body.mask, 'mask') }),
+          ...(body.preserveColors ? { preserveColors: true } : {}),
         };
   const seed = body.seed === undefined || body.seed === -1 ? randomInt(0, 2 ** 32) : body.seed;
   return {

@@ -2,6 +2,7 @@
 // next; the main thread's queue does.
 import { parentPort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
+import { preserveColors } from '../images/color-correction.js';
 import { encodeImage, encodePreview } from '../images/encode.js';
 import { formatInfotext } from '../images/infotext.js';
 import { OutputStore } from '../images/output-store.js';
@@ -58,8 +59,9 @@ async function run(job: RenderJob): Promise<void> {
         },
       );
       if (!result) break;
-      const { image, partial } = result;
-      const parameters = formatInfotext({ ...job, seed, sampler: samplerName, model: job.model });
+      const { partial } = result;
+      const image = job.preserveColors && init ? preserveColors(result.image, init.image) : result.image;
+      const parameters = formatInfotext({ ...job, seed, sampler: samplerName, model: job.model, ...(init ? { strength: init.strength } : {}) });
       const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
       const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
       const imageId = OutputStore.imageId(job.id, index);
@@ -75,9 +77,10 @@ async function run(job: RenderJob): Promise<void> {
   }
 }
 
-function pick(job: RenderJob) {
-  const { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality, initImage, strength, mask } = job;
-  return { prompt, negativePrompt, model, sampler, steps, cfgScale, width, height, count, outputFormat, quality, initImage, strength, mask };
+/** The request as the user gave it, without the worker's own plumbing (paths, ids). */
+function pick(job: RenderJob): Omit<RenderJob, 'id' | 'modelDir' | 'outputsDir' | 'inputsDir' | 'version' | 'seed'> {
+  const { id: _id, modelDir: _m, outputsDir: _o, inputsDir: _i, version: _v, seed: _s, ...request } = job;
+  return request;
 }
 
 port.on('message', (message: ToWorker) => {

@@ -1,9 +1,11 @@
 // diffusers' EulerAncestralDiscreteScheduler (k-diffusion "Euler a"): an Euler step down to σ_down, then fresh
 // noise of size σ_up, so the sample lands at σ_next with part of its noise renewed.
 // Arithmetic mirrors diffusers' float32 tensors (Math.fround after each operation) so latents track the reference.
+import { checkSameLength, checkStepIndex } from './ddpm-math.js';
 import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
 import { spacedTimesteps } from './scheduler.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
+import { sigmaAddNoise, sigmaInitNoise, sigmaPredictOriginal, sigmaScaleInput } from './sigma-schedule.js';
 
 const f32 = Math.fround;
 
@@ -18,34 +20,18 @@ class EulerAncestralScheduler implements Scheduler {
     private readonly predictionType: SchedulerConfig['prediction_type'],
     leadingSpacing: boolean,
   ) {
-    const maxSigma = Math.max(...sigmas);
-    // diffusers: σ_max for linspace/trailing, √(σ_max² + 1) for leading.
-    this.initNoiseSigma = leadingSpacing ? f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1))) : maxSigma;
+    this.initNoiseSigma = sigmaInitNoise(sigmas, leadingSpacing);
   }
 
   scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    const sigma = this.sigmaAt(stepIndex);
-    const scale = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return sample.map((x) => x / scale);
+    return sigmaScaleInput(sample, this.sigmaAt(stepIndex));
   }
 
   step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult {
-    if (modelOutput.length !== sample.length) {
-      throw new Error(`Euler a step: model output has ${modelOutput.length} values, sample has ${sample.length}`);
-    }
+    checkSameLength('Euler a', modelOutput, sample);
     const sigma = this.sigmaAt(stepIndex);
     const sigmaNext = this.sigmas[stepIndex + 1];
-
-    const predOriginal = new Float32Array(sample.length);
-    if (this.predictionType === 'epsilon') {
-      for (let i = 0; i < sample.length; i++) predOriginal[i] = sample[i] - f32(sigma * modelOutput[i]);
-    } else {
-      const sigmaSqPlusOne = f32(f32(sigma * sigma) + 1);
-      const outScale = f32(-sigma / f32(Math.sqrt(sigmaSqPlusOne)));
-      for (let i = 0; i < sample.length; i++) {
-        predOriginal[i] = f32(modelOutput[i] * outScale) + f32(sample[i] / sigmaSqPlusOne);
-      }
-    }
+    const predOriginal = sigmaPredictOriginal(modelOutput, sample, sigma, this.predictionType);
 
     const sigmaSq = f32(sigma * sigma);
     const nextSq = f32(sigmaNext * sigmaNext);
@@ -66,14 +52,11 @@ class EulerAncestralScheduler implements Scheduler {
   }
 
   addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    const sigma = this.sigmaAt(stepIndex);
-    return original.map((x, i) => x + f32(noise[i] * sigma));
+    return sigmaAddNoise(original, noise, this.sigmaAt(stepIndex));
   }
 
   private sigmaAt(stepIndex: number): number {
-    if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= this.timesteps.length) {
-      throw new Error(`Euler a: step index ${stepIndex} is outside 0..${this.timesteps.length - 1}`);
-    }
+    checkStepIndex('Euler a', stepIndex, this.timesteps.length);
     return this.sigmas[stepIndex];
   }
 }

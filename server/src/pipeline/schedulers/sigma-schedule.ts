@@ -1,7 +1,8 @@
 // Schedule pieces shared by the schedulers: the k-diffusion sigma-space helpers (Euler a, Heun), integer
 // timesteps as DPMSolverMultistep and UniPCMultistep space them, Karras sigmas with their timesteps found back by
-// log-σ interpolation, and the VP view of a sigma. diffusers computes the schedule in NumPy (float64 unless the input is float32) and steps in
-// float32 torch tensors; the rounding below follows each of those.
+// log-σ interpolation, and the VP view of a sigma (DPM++, UniPC). diffusers computes the schedule in NumPy
+// (float64 unless the input is float32) and steps in float32 torch tensors; the rounding below follows each.
+import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
 import { roundHalfEven, spacedTimesteps } from './scheduler.js';
 import type { SchedulerConfig } from './scheduler.js';
 
@@ -83,6 +84,31 @@ export function karrasSchedule(trainingSigmas: Float64Array, steps: number): { t
   return { timesteps: sigmas.map((s) => roundHalfEven(sigmaToTimestep(s, table))), sigmas: sigmas.map(f32) };
 }
 
+/**
+ * "sigma_min" ends on the training σ_min (diffusers ≤ 0.26, the reference data); "zero" ends on σ = 0, the
+ * default of newer diffusers, and then always takes a first-order last step.
+ */
+export type FinalSigmasType = 'sigma_min' | 'zero';
+
+/**
+ * The σ schedule of DPMSolverMultistep / UniPCMultistep: spaced integer timesteps with their training σ, or Karras
+ * sigmas with rounded timesteps, then the final σ (σ_min: the training σ(0), or the last Karras σ; or zero).
+ */
+export function multistepSchedule(
+  config: SchedulerConfig,
+  steps: number,
+  karras: boolean,
+  finalSigmasType: FinalSigmasType,
+): { timesteps: number[]; sigmas: number[] } {
+  const trained = trainingSigmas(config);
+  if (karras) {
+    const { timesteps, sigmas } = karrasSchedule(trained, steps);
+    return { timesteps, sigmas: [...sigmas, finalSigmasType === 'zero' ? 0 : sigmas[sigmas.length - 1]] };
+  }
+  const timesteps = multistepTimesteps(config, steps);
+  return { timesteps, sigmas: [...interpolateSigmas(trained, timesteps), finalSigmasType === 'zero' ? 0 : trained[0]] };
+}
+
 /** The VP view of a sigma, float32: α = 1/√(σ²+1), σ_t = σ·α, λ = ln α − ln σ_t. */
 export interface VpPoint {
   alpha: number;
@@ -154,11 +180,4 @@ export function sigmaPredictOriginal(
 /** img2img for the sigma family: x0 + σ·ε. */
 export function sigmaAddNoise(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
   return original.map((x, i) => x + f32(noise[i] * sigma));
-}
-
-/** Throws unless `stepIndex` indexes `count` timesteps. */
-export function checkStepIndex(name: string, stepIndex: number, count: number): void {
-  if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= count) {
-    throw new Error(`${name}: step index ${stepIndex} is outside 0..${count - 1}`);
-  }
 }
