@@ -1,20 +1,10 @@
 // The HTTP API contract, once: TypeBox schemas validate requests and responses, and `Static<>` gives the
 // types that the routes, the queue and the UI share.
 import { Type, type Static } from '@sinclair/typebox';
+import { LIMITS } from './limits.js';
 
-export const LIMITS = {
-  promptChars: 20_000,
-  minSteps: 1,
-  maxSteps: 150,
-  minSize: 64,
-  maxSize: 2048,
-  sizeMultiple: 8,
-  maxCfgScale: 30,
-  maxCount: 16,
-  maxSeed: 4_294_967_295,
-  /** An init image or mask as a data URL (base64 grows it by a third). */
-  imageChars: 30 * 1024 * 1024,
-} as const;
+export { LIMITS };
+
 
 export const JobRequest = Type.Object(
   {
