@@ -10,6 +10,7 @@ import { registerImageRoutes } from './http/images.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
 import { registerStaticUi } from './http/static-ui.js';
 import { registerSystemRoutes } from './http/system.routes.js';
+import { registerTokenizeRoutes } from './http/tokenize.routes.js';
 import { registerWsRoutes } from './http/ws.routes.js';
 import { ImageInputs } from './images/image-inputs.js';
 import { OutputStore } from './images/output-store.js';
@@ -51,6 +52,7 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
   registerJobRoutes(app, { queue, registry, images });
   registerImageRoutes(app, { images });
+  registerTokenizeRoutes(app, { registry });
   registerWsRoutes(app, { queue });
   await registerStaticUi(app, config.uiDir);
 

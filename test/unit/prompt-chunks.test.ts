@@ -166,9 +166,10 @@ test('comma backtrack: a full chunk moves the words after a recent comma to the 
 test('comma backtrack reaches exactly 20 tokens back', async () => {
   await withTinyTokenizer(async (tokenizer) => {
     // Comma at index n: the chunk is cut when 75 − n ≤ 20.
-    const firstChunkLength = (catsBeforeComma: number) =>
-      content(tokenizer, promptToChunks(tokenizer, `${words(tokenizer, 'cat', catsBeforeComma)}, ${words(tokenizer, 'dog', 40)}`).chunks[0])
-        .length;
+    const firstChunkLength = (catsBeforeComma: number): number => {
+      const prompt = `${words(tokenizer, 'cat', catsBeforeComma)}, ${words(tokenizer, 'dog', 40)}`;
+      return content(tokenizer, promptToChunks(tokenizer, prompt).chunks[0]).length;
+    };
     assert.equal(firstChunkLength(55), 56);
     assert.equal(firstChunkLength(54), 75);
     // A comma in the last slot leaves nothing to move.

@@ -165,3 +165,20 @@ export type Health = Static<typeof Health>;
 
 export const ErrorBody = Type.Object({ error: ErrorInfo });
 export type ErrorBody = Static<typeof ErrorBody>;
+
+export const TokenizeRequest = Type.Object(
+  {
+    text: Type.String({ maxLength: LIMITS.promptChars }),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+export type TokenizeRequest = Static<typeof TokenizeRequest>;
+
+export const TokenizeResult = Type.Object({
+  ids: Type.Array(Type.Integer(), { description: 'content token ids, without start/end tokens' }),
+  count: Type.Integer({ description: 'tokens used, as A1111 counts them (a chunk closed early counts as full)' }),
+  chunks: Type.Integer({ description: 'how many 75-token chunks the prompt takes' }),
+  limit: Type.Integer({ description: 'the count the next chunk starts at: 75, 150, …' }),
+});
+export type TokenizeResult = Static<typeof TokenizeResult>;

@@ -20,10 +20,14 @@ export class ModelRegistry {
   async list(): Promise<InstalledModel[]> {
     let names: string[];
     try {
-      names = (await readdir(this.stableDiffusionDir, { withFileTypes: true }))
-        .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
-        .map((e) => e.name)
-        .sort();
+      const entries = await readdir(this.stableDiffusionDir, { withFileTypes: true });
+      // Symbolic links count too: people link models in from other tools' folders.
+      const dirs = await Promise.all(
+        entries.map(async (e) =>
+          !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && (await stat(join(this.stableDiffusionDir, e.name)).then((s) => s.isDirectory(), () => false)))),
+        ),
+      );
+      names = entries.filter((_, i) => dirs[i]).map((e) => e.name).sort();
     } catch {
       return [];
     }

@@ -2,7 +2,7 @@
 // Progress, previews and cancellation hang off one step callback. Random draws happen in diffusers' order, so
 // a seed gives the picture diffusers (and A1111 with the CPU generator) gives.
 import { tensorToRgb, type RgbImage } from '../images/encode.js';
-import { encodePrompt } from './encode-prompt.js';
+import { encodePrompt, encodePromptPair } from './encode-prompt.js';
 import { maskedImageTensor, maskToLatent, rgbToTensor, type GrayImage } from './init-image.js';
 import { TorchGenerator } from './rng.js';
 import { parseSchedulerConfig } from './schedulers/scheduler.js';
@@ -62,8 +62,9 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
   }
 
   // 2. Encode the prompt (and the negative prompt for classifier-free guidance: [negative; positive]).
-  const positive = await encodePrompt(model, p.prompt);
-  const embeddings = guided ? catBatch([await encodePrompt(model, p.negativePrompt), positive]) : positive;
+  const embeddings = guided
+    ? catBatch((await encodePromptPair(model, p.prompt, p.negativePrompt)).reverse())
+    : await encodePrompt(model, p.prompt);
 
   // 3. Timesteps; img2img starts part-way, where diffusers' get_timesteps puts it.
   const scheduler = createScheduler(p.sampler, parseSchedulerConfig(model.schedulerConfig), p.steps);

@@ -11,10 +11,15 @@
  * Never modifies `hidden`. When every weight is 1 the result would equal the input exactly, so `hidden` itself is
  * returned; otherwise a new array.
  */
-export function applyEmphasis(hidden: Float32Array, dims: [number, number, number], weights: readonly number[]): Float32Array {
+export function applyEmphasis(
+  hidden: Float32Array,
+  dims: [number, number, number],
+  weights: readonly number[],
+): Float32Array {
   const [batch, tokens, channels] = dims;
-  if (hidden.length !== batch * tokens * channels) {
-    throw new Error(`emphasis: hidden state has ${hidden.length} values, dims [${dims.join(', ')}] need ${batch * tokens * channels}`);
+  const size = batch * tokens * channels;
+  if (hidden.length !== size) {
+    throw new Error(`emphasis: hidden state has ${hidden.length} values, dims [${dims.join(', ')}] need ${size}`);
   }
   if (weights.length !== tokens && weights.length !== batch * tokens) {
     throw new Error(`emphasis: ${weights.length} weights for ${tokens} tokens × ${batch} rows`);
