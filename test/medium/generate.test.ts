@@ -113,3 +113,16 @@ test('inpainting with an ordinary model keeps the unmasked half', async () => {
   }
   assert.ok(diff(0, 40) < plainKept, 'the kept area is closer to the init image than without a mask');
 });
+
+test('every sampler runs on the test model, Turbo-style (1 step, no guidance, trailing spacing) too', async () => {
+  const { listSamplers } = await import('../../server/src/pipeline/schedulers/samplers.js');
+  for (const { id } of listSamplers()) {
+    const r = await generate(model, { ...params, sampler: id, steps: 4, width: 64, height: 64 });
+    assert.ok(r && r.image.pixels.some((v) => v > 0), `${id} made an image`);
+  }
+  const turbo: SdModel = { ...model, schedulerConfig: { ...(model.schedulerConfig as object), timestep_spacing: 'trailing' } };
+  let calls = 0;
+  const r = await generate(turbo, { ...params, sampler: 'euler', steps: 1, cfgScale: 0 }, { onStep: () => void calls++ });
+  assert.equal(calls, 1);
+  assert.ok(r && !r.partial);
+});

@@ -54,7 +54,9 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
   const latentHeight = p.height / 8;
   const latentShape = [1, 4, latentHeight, latentWidth];
   const latentSize = 4 * latentHeight * latentWidth;
-  const guided = p.cfgScale > 1;
+  // LCM-distilled UNets take the guidance scale as an embedding (timestep_cond) and run without a negative pass.
+  const guidanceEmbedded = model.unet.input('timestep_cond') !== undefined;
+  const guided = p.cfgScale > 1 && !guidanceEmbedded;
   const inpaintUnet = model.latentChannels === 9;
   if (inpaintUnet && !p.init?.mask) throw new Error('this is an inpainting model: give an initial image and a mask');
   if (p.init && (p.init.image.width !== p.width || p.init.image.height !== p.height)) {
@@ -97,7 +99,7 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
     let unetInput = floatTensor(latentShape, scheduler.scaleModelInput(latents, i));
     if (inpaintUnet && mask && maskedLatents) unetInput = concatChannels([unetInput, floatTensor([1, 1, latentHeight, latentWidth], mask), floatTensor(latentShape, maskedLatents)]);
     const sample = guided ? catBatch([unetInput, unetInput]) : unetInput;
-    const out = await predictNoise(model, sample, t, embeddings);
+    const out = await predictNoise(model, sample, t, embeddings, guidanceEmbedded ? p.cfgScale : undefined);
     const guidedNoise = guided ? applyGuidance(out.data, p.cfgScale) : out.data;
     const step = scheduler.step(guidedNoise, i, latents, rng);
     latents = step.prevSample;
@@ -155,8 +157,9 @@ function blendKeptArea(
   });
 }
 
-async function predictNoise(model: SdModel, sample: FloatTensor, t: number, embeddings: FloatTensor): Promise<FloatTensor> {
+async function predictNoise(model: SdModel, sample: FloatTensor, t: number, embeddings: FloatTensor, lcmGuidance?: number): Promise<FloatTensor> {
   const timestep = model.unet.input('timestep');
+  const cond = model.unet.input('timestep_cond');
   // A 0-d timestep (newer optimum exports) or one per batch row; diffusers' graphs broadcast either way.
   const dims = timestep && timestep.shape.length === 0 ? [] : [sample.dims[0] as number];
   const timesteps = new Float32Array(dims.length === 0 ? 1 : (dims[0] as number)).fill(t);
@@ -165,8 +168,27 @@ async function predictNoise(model: SdModel, sample: FloatTensor, t: number, embe
       sample: { kind: 'float', dims: sample.dims, data: sample.data },
       timestep: { kind: 'float', dims, data: timesteps },
       encoder_hidden_states: { kind: 'float', dims: embeddings.dims, data: embeddings.data },
+      ...(cond && lcmGuidance !== undefined
+        ? { timestep_cond: guidanceEmbedding(lcmGuidance, typeof cond.shape[1] === 'number' ? cond.shape[1] : 256, sample.dims[0] as number) }
+        : {}),
     }),
   );
+}
+
+/** diffusers' get_guidance_scale_embedding: sinusoidal features of (scale − 1)·1000, sin half then cos half. */
+function guidanceEmbedding(scale: number, dim: number, batch: number): { kind: 'float'; dims: number[]; data: Float32Array } {
+  const w = (scale - 1) * 1000;
+  const half = Math.floor(dim / 2);
+  const row = new Float32Array(dim);
+  const step = Math.log(10000) / (half - 1);
+  for (let i = 0; i < half; i++) {
+    const angle = w * Math.exp(-step * i);
+    row[i] = Math.sin(angle);
+    row[half + i] = Math.cos(angle);
+  }
+  const data = new Float32Array(dim * batch);
+  for (let b = 0; b < batch; b++) data.set(row, b * dim);
+  return { kind: 'float', dims: [batch, dim], data };
 }
 
 /** noise = uncond + scale · (text − uncond), for a batch laid out [uncond; text]. */

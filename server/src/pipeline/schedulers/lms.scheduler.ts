@@ -70,7 +70,9 @@ class LmsScheduler implements Scheduler {
     checkStepIndex('LMS', stepIndex, this.timesteps.length);
     checkSameLength('LMS', modelOutput, sample);
     if (this.lastStepIndex !== null && stepIndex !== this.lastStepIndex + 1) {
-      throw new Error(`LMS is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`);
+      throw new Error(
+        `LMS is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`,
+      );
     }
     this.lastStepIndex = stepIndex;
     const sigma = this.sigmas[stepIndex];

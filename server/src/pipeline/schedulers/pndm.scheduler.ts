@@ -79,13 +79,17 @@ class PndmScheduler implements Scheduler {
     checkStepIndex('PNDM', stepIndex, this.timesteps.length);
     checkSameLength('PNDM', modelOutput, sample);
     if (this.lastStepIndex !== null && stepIndex !== this.lastStepIndex + 1) {
-      throw new Error(`PNDM is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`);
+      throw new Error(
+        `PNDM is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`,
+      );
     }
     this.lastStepIndex = stepIndex;
     const timestep = this.timesteps[stepIndex];
     // Previews: x0 from this call's own output at the sample's timestep; diffusers' PNDM returns none.
-    const predOriginal = predictOriginal(this.config.prediction_type, alphaProdAt(this.schedule, timestep), sample, modelOutput);
-    const prevSample = this.calls < this.prkCount ? this.stepPrk(modelOutput, timestep, sample) : this.stepPlms(modelOutput, timestep, sample);
+    const alphaProd = alphaProdAt(this.schedule, timestep);
+    const predOriginal = predictOriginal(this.config.prediction_type, alphaProd, sample, modelOutput);
+    const prevSample =
+      this.calls < this.prkCount ? this.stepPrk(modelOutput, timestep, sample) : this.stepPlms(modelOutput, timestep, sample);
     this.calls++;
     return { prevSample, predOriginal };
   }

@@ -85,8 +85,8 @@ export function karrasSchedule(trainingSigmas: Float64Array, steps: number): { t
 }
 
 /**
- * "sigma_min" ends on the training σ_min (diffusers ≤ 0.26, the reference data); "zero" ends on σ = 0, the
- * default of newer diffusers, and then always takes a first-order last step.
+ * Where the last step lands. "sigma_min": the training σ_min, as diffusers 0.24 (which made the reference data)
+ * always does; "zero": σ = 0, newer diffusers' DPMSolverMultistep default (its last step is then first order).
  */
 export type FinalSigmasType = 'sigma_min' | 'zero';
 
