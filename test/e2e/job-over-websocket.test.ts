@@ -141,3 +141,16 @@ test('img2img over HTTP: an uploaded init image, strength and preserved colours 
   assert.match(readPngText(png).parameters ?? '', /Denoising strength: 0\.5/);
   ws.socket.close();
 });
+
+test('image i of a job uses seed s+i, as A1111 does: it equals a one-image job with that seed', async () => {
+  const ws = await watch(server.url);
+  const pixels = async (url: string) => sharp(Buffer.from(await (await fetch(`${server.url}${url}`)).arrayBuffer())).raw().toBuffer();
+  const batch = await submit({ prompt: 'two of a kind', steps: 3, width: 64, height: 64, seed: 10, count: 2 });
+  const single = await submit({ prompt: 'two of a kind', steps: 3, width: 64, height: 64, seed: 11 });
+  const a = (await ws.waitFor((e) => e.type === 'job.done' && e.job.id === batch.id)) as { job: JobView };
+  const b = (await ws.waitFor((e) => e.type === 'job.done' && e.job.id === single.id)) as { job: JobView };
+  assert.deepEqual(a.job.images.map((i) => i.seed), [10, 11]);
+  assert.deepEqual(await pixels(a.job.images[1]!.url), await pixels(b.job.images[0]!.url));
+  assert.notDeepEqual(await pixels(a.job.images[0]!.url), await pixels(a.job.images[1]!.url));
+  ws.socket.close();
+});
