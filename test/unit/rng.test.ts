@@ -66,6 +66,20 @@ test('seed 1, randn(4)', () => {
   assertClose(new TorchGenerator(1).randn(4), [0.6614, 0.2669, 0.0617, 0.6213], DP4, 'randn(4)');
 });
 
+// torch 1.13 values from ../shared/data/reference/randn.json, embedded so they hold without the shared data.
+test('seed 0, randn(17): one value past a block redraws the last 16', () => {
+  const out = new TorchGenerator(0).randn(17);
+  assertClose(out, [-1.1258398294448853, -1.6959311962127686, 0.5666506290435791, 0.7935083508491516, 0.5988394618034363, -1.5550950765609741, -0.3413603901863098, 1.85300612449646, 0.46809640526771545, -0.5854975581169128, -0.1733967512845993, 0.18347793817520142, 1.3893661499023438, 1.586334228515625, 0.946298360824585, -0.843676745891571, 0.9318265914916992], 1e-5, 'randn(17)');
+});
+
+test('seed 0, randn(1,4,64,64): the SD latent at 512², first and last values and the sum', () => {
+  const out = new TorchGenerator(0).randn(4 * 64 * 64);
+  assertClose(out, [-1.1258398294448853, -1.152360200881958, -0.2505785822868347, -0.4338788092136383], 1e-6, 'first');
+  assertClose(out.slice(-4), [-1.0407140254974365, 0.09078387916088104, -1.3664697408676147, -1.0782079696655273], 1e-5, 'last');
+  const sum = out.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(sum - -124.11269989912398) < 1e-2, `sum ${sum}`);
+});
+
 test('seeds are reduced to their low 32 bits and the generator is deterministic', () => {
   assert.deepEqual(new TorchGenerator(2 ** 32 + 42).randn(64), new TorchGenerator(42).randn(64));
   assert.deepEqual(new TorchGenerator(7).randn(100), new TorchGenerator(7).randn(100));
