@@ -16,6 +16,8 @@ import { ImageInputs } from './images/image-inputs.js';
 import { OutputStore } from './images/output-store.js';
 import { ModelRegistry } from './models/model-registry.js';
 import { JobQueue, type RenderBackend } from './queue/job-queue.js';
+import { JobStore } from './queue/job-store.js';
+import { registerGalleryRoutes } from './http/gallery.routes.js';
 import { WorkerHost } from './worker/worker-host.js';
 
 export const version = (JSON.parse(readFileSync(join(appRoot, 'package.json'), 'utf8')) as { version: string }).version;
@@ -46,18 +48,23 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
     backend = host;
   }
   const host = backend;
-  const queue = new JobQueue(host, { outputsDir: config.outputsDir, inputsDir: join(config.dataDir, 'inputs'), version });
+  const store = new JobStore(join(config.dataDir, 'easel.db'));
+  const queue = new JobQueue(host, { outputsDir: config.outputsDir, inputsDir: join(config.dataDir, 'inputs'), version }, store);
 
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
   registerJobRoutes(app, { queue, registry, images });
   registerImageRoutes(app, { images });
   registerTokenizeRoutes(app, { registry });
+  registerGalleryRoutes(app, { store });
   registerWsRoutes(app, { queue });
   await registerStaticUi(app, config.uiDir);
 
   app.addHook('onClose', async () => {
     await host.close?.();
+    store.close();
   });
+  // Jobs left queued (or interrupted) by the last run start again once everything is in place.
+  queue.restore();
   return app;
 }

@@ -182,3 +182,35 @@ export const TokenizeResult = Type.Object({
   limit: Type.Integer({ description: 'the count the next chunk starts at: 75, 150, …' }),
 });
 export type TokenizeResult = Static<typeof TokenizeResult>;
+
+export const GalleryQuery = Type.Object(
+  {
+    cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$' })),
+    q: Type.Optional(Type.String({ maxLength: 500 })),
+    model: Type.Optional(Type.String({ maxLength: 200 })),
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,3}$', description: 'images per page, 1–200 (default 50)' })),
+  },
+  { additionalProperties: false },
+);
+export type GalleryQuery = Static<typeof GalleryQuery>;
+
+export const GalleryImage = Type.Intersect([
+  ImageRef,
+  Type.Object({
+    jobId: Type.String(),
+    prompt: Type.String(),
+    negativePrompt: Type.String(),
+    model: Type.String(),
+    sampler: Type.String(),
+    steps: Type.Integer(),
+    cfgScale: Type.Number(),
+    createdAt: Type.String(),
+    request: JobView.properties.request,
+  }),
+]);
+
+export const GalleryPage = Type.Object({
+  images: Type.Array(GalleryImage),
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type GalleryPage = Static<typeof GalleryPage>;

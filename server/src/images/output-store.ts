@@ -1,6 +1,6 @@
 // Where finished images live on disk: `<outputs>/<image id>.<ext>`. Image ids are generated here and checked
 // on the way back in, so a request can never name a path outside the folder.
-import { access, mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputFormat } from './encode.js';
 
@@ -19,7 +19,10 @@ export class OutputStore {
     if (!ID_PATTERN.test(id)) throw new Error(`bad image id ${id}`);
     await mkdir(this.dir, { recursive: true });
     const file = join(this.dir, `${id}.${EXTENSIONS[format]}`);
-    await writeFile(file, bytes);
+    // Written aside then renamed, so a crash never leaves half an image under a real name.
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, bytes);
+    await rename(temp, file);
     return file;
   }
 

@@ -1,10 +1,12 @@
-// The job queue: lives in the main thread, hands one job at a time to the render worker, and turns the
-// worker's messages into job state and events for the websocket.
+// The job queue: lives in the main thread, hands one job at a time to the render worker, turns the worker's
+// messages into job state and events for the websocket, and writes every change through to the job store so a
+// restart picks up where the last process stopped.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ImageRef, JobState, JobView, Progress, ResolvedJob, ErrorInfo } from '../http/schemas.js';
+import type { ErrorInfo, JobView, Progress, ResolvedJob } from '../http/schemas.js';
 import type { PreviewHeader } from '../http/events.js';
 import type { FromWorker, RenderJob } from '../worker/protocol.js';
+import type { JobStore, StoredJob } from './job-store.js';
 
 /** What the queue needs from the worker host; tests may pass a fake. */
 export interface RenderBackend {
@@ -24,22 +26,14 @@ export interface QueueEvents {
   changed: [];
 }
 
-interface Job {
-  id: string;
-  state: JobState;
-  request: ResolvedJob;
-  modelDir: string;
-  progress: Progress | null;
-  images: ImageRef[];
-  error: ErrorInfo | null;
-  createdAt: Date;
-  startedAt: Date | null;
+interface Job extends StoredJob {
   firstStepAt: number | null;
-  finishedAt: Date | null;
   cancelRequested: boolean;
 }
 
 const RECENT_LIMIT = 200;
+/** A job that was running when the process died runs once more; dying twice means it is the job's fault. */
+const MAX_ATTEMPTS = 2;
 
 export class JobQueue extends EventEmitter<QueueEvents> {
   private readonly waiting: Job[] = [];
@@ -50,28 +44,56 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   constructor(
     private readonly backend: RenderBackend,
     private readonly context: { outputsDir: string; inputsDir: string; version: string },
+    private readonly store?: JobStore,
   ) {
     super();
     backend.onMessage((message) => this.handle(message));
   }
 
-  submit(request: ResolvedJob, modelDir: string): JobView {
+  /** Picks up what a previous process left: queued jobs in order, and an interrupted one re-queued first, once. */
+  restore(): void {
+    if (!this.store) return;
+    for (const stored of this.store.recent(RECENT_LIMIT).reverse()) this.remember(this.fromStore(stored), 'finished');
+    for (const stored of this.store.unfinished()) {
+      const job = this.fromStore(stored);
+      if (job.state === 'running') {
+        if (job.attempts >= MAX_ATTEMPTS) {
+          job.error = { code: 'EASEL_ERR_INTERRUPTED', message: `Easel stopped while this job ran, ${job.attempts} times; it was not tried again` };
+          job.state = 'failed';
+          job.finishedAt = new Date().toISOString();
+          this.persist(job);
+          this.remember(job, 'finished');
+          continue;
+        }
+        job.state = 'queued';
+        job.progress = null;
+        job.images = []; // the re-run makes them again, under the same ids, pixel for pixel
+        this.persist(job);
+      }
+      this.remember(job, 'waiting');
+    }
+    this.pump();
+  }
+
+  submit(request: ResolvedJob, modelDir: string, owner: string | null = null): JobView {
     const job: Job = {
       id: randomUUID(),
       state: 'queued',
       request,
       modelDir,
+      owner,
+      attempts: 0,
       progress: null,
       images: [],
       error: null,
-      createdAt: new Date(),
+      createdAt: new Date().toISOString(),
       startedAt: null,
-      firstStepAt: null,
       finishedAt: null,
+      firstStepAt: null,
       cancelRequested: false,
     };
-    this.waiting.push(job);
-    this.byId.set(job.id, job);
+    this.remember(job, 'waiting');
+    this.persist(job);
     this.emit('queued', this.view(job));
     this.emit('changed');
     this.pump();
@@ -80,7 +102,9 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   get(id: string): JobView | undefined {
     const job = this.byId.get(id);
-    return job && this.view(job);
+    if (job) return this.view(job);
+    const stored = this.store?.get(id);
+    return stored && this.view(this.fromStore(stored));
   }
 
   /** The running job first, then the queued ones in order. */
@@ -95,7 +119,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   /** Cancels a job: a queued one is removed at once, a running one stops at its next step. */
   cancel(id: string): JobView | undefined {
     const job = this.byId.get(id);
-    if (!job) return undefined;
+    if (!job) return this.get(id);
     if (job.state === 'queued') {
       this.waiting.splice(this.waiting.indexOf(job), 1);
       this.finish(job, 'cancelled');
@@ -106,13 +130,24 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return this.view(job);
   }
 
+  private remember(job: Job, where: 'waiting' | 'finished'): void {
+    this.byId.set(job.id, job);
+    if (where === 'waiting') this.waiting.push(job);
+    else {
+      this.finished.unshift(job);
+      for (const old of this.finished.splice(RECENT_LIMIT)) this.byId.delete(old.id);
+    }
+  }
+
   private pump(): void {
     if (this.running) return;
     const next = this.waiting.shift();
     if (!next) return;
     this.running = next;
     next.state = 'running';
-    next.startedAt = new Date();
+    next.startedAt = new Date().toISOString();
+    next.attempts += 1;
+    this.persist(next);
     this.backend.run({ ...next.request, id: next.id, modelDir: next.modelDir, ...this.context });
     this.emit('started', this.view(next));
     this.emit('changed');
@@ -130,7 +165,8 @@ export class JobQueue extends EventEmitter<QueueEvents> {
         job.firstStepAt ??= now;
         const total = message.totalSteps * job.request.count;
         const done = message.image * message.totalSteps + message.step;
-        const msPerStep = done > 1 ? (now - job.firstStepAt) / (done - 1) : now - (job.startedAt?.getTime() ?? now);
+        const startedAt = job.startedAt ? Date.parse(job.startedAt) : now;
+        const msPerStep = done > 1 ? (now - job.firstStepAt) / (done - 1) : now - startedAt;
         job.progress = {
           step: message.step,
           totalSteps: message.totalSteps,
@@ -149,16 +185,20 @@ export class JobQueue extends EventEmitter<QueueEvents> {
           message.jpeg,
         );
         break;
-      case 'image':
-        job.images.push({
+      case 'image': {
+        const image = {
           id: message.image.imageId,
           url: `/api/images/${message.image.imageId}`,
           seed: message.image.seed,
           width: message.image.width,
           height: message.image.height,
           ...(message.image.partial ? { partial: true } : {}),
-        });
+        };
+        job.images.push(image);
+        this.store?.addImage(job, image);
+        this.persist(job);
         break;
+      }
       case 'finished':
         this.finish(job, message.outcome);
         break;
@@ -171,10 +211,10 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   private finish(job: Job, state: 'done' | 'cancelled' | 'failed'): void {
     job.state = state;
-    job.finishedAt = new Date();
+    job.finishedAt = new Date().toISOString();
     if (this.running === job) this.running = undefined;
-    this.finished.unshift(job);
-    for (const old of this.finished.splice(RECENT_LIMIT)) this.byId.delete(old.id);
+    this.persist(job);
+    this.remember(job, 'finished');
     const view = this.view(job);
     if (state === 'done') this.emit('done', view);
     else if (state === 'cancelled') this.emit('cancelled', view);
@@ -183,8 +223,15 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     this.pump();
   }
 
+  private persist(job: Job): void {
+    this.store?.save(job);
+  }
+
+  private fromStore(stored: StoredJob): Job {
+    return { ...stored, firstStepAt: null, cancelRequested: false };
+  }
+
   private view(job: Job): JobView {
-    const { request } = job;
     return {
       id: job.id,
       state: job.state,
@@ -192,10 +239,10 @@ export class JobQueue extends EventEmitter<QueueEvents> {
       progress: job.progress,
       images: [...job.images],
       error: job.error,
-      request: { ...request },
-      createdAt: job.createdAt.toISOString(),
-      startedAt: job.startedAt?.toISOString() ?? null,
-      finishedAt: job.finishedAt?.toISOString() ?? null,
+      request: { ...job.request },
+      createdAt: job.createdAt,
+      startedAt: job.startedAt,
+      finishedAt: job.finishedAt,
     };
   }
 }
