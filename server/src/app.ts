@@ -54,7 +54,7 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
   registerJobRoutes(app, { queue, registry, images });
-  registerImageRoutes(app, { images });
+  registerImageRoutes(app, { images, queue });
   registerTokenizeRoutes(app, { registry });
   registerGalleryRoutes(app, { store });
   registerWsRoutes(app, { queue });

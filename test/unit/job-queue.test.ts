@@ -92,3 +92,38 @@ test('messages about jobs that are not running are ignored', () => {
   assert.equal(queue.get(b.id)?.state, 'queued');
   assert.equal(queue.get(a.id)?.state, 'running');
 });
+
+test('pause lets the running job finish and starts nothing new until resumed', () => {
+  const { backend, queue } = setup();
+  const a = queue.submit(request, '/m');
+  const b = queue.submit(request, '/m');
+  queue.pause();
+  backend.send({ type: 'finished', jobId: a.id, outcome: 'done' });
+  assert.equal(queue.get(b.id)?.state, 'queued');
+  assert.equal(backend.runs.length, 1);
+  queue.resume();
+  assert.equal(queue.get(b.id)?.state, 'running');
+});
+
+test('reorder puts the named queued jobs first; unknown or running ids change nothing', () => {
+  const { queue } = setup();
+  const a = queue.submit(request, '/m');
+  const [b, c, d] = [queue.submit(request, '/m'), queue.submit(request, '/m'), queue.submit(request, '/m')];
+  assert.deepEqual(queue.reorder([d.id, b.id]), []);
+  assert.deepEqual(queue.snapshot().map((j) => j.id), [a.id, d.id, b.id, c.id]);
+  assert.deepEqual(queue.reorder([a.id, 'nope']), [a.id, 'nope']);
+  assert.deepEqual(queue.snapshot().map((j) => j.id), [a.id, d.id, b.id, c.id]);
+});
+
+test('cancel-all empties the queue and stops the running job', () => {
+  const { backend, queue } = setup();
+  const a = queue.submit(request, '/m');
+  queue.submit(request, '/m');
+  queue.submit(request, '/m');
+  queue.cancelAll();
+  assert.deepEqual(queue.snapshot().map((j) => j.state), ['running']);
+  assert.deepEqual(backend.cancels, [a.id]);
+  backend.send({ type: 'finished', jobId: a.id, outcome: 'cancelled' });
+  assert.equal(queue.snapshot().length, 0);
+  assert.equal(queue.recent().filter((j) => j.state === 'cancelled').length, 3);
+});

@@ -126,3 +126,23 @@ test('models, samplers and health describe the server', async () => {
   assert.equal(health.status, 'ok');
   assert.equal(health.models, 2);
 });
+
+test('queue controls: pause and resume, reorder with a 400 for unknown ids, cancel-all', async () => {
+  const paused = await app.inject({ method: 'POST', url: '/api/queue/pause' });
+  assert.equal((paused.json() as { paused: boolean }).paused, true);
+  assert.equal(((await app.inject({ url: '/api/jobs' })).json() as { paused: boolean }).paused, true);
+  const bad = await app.inject({ method: 'PUT', url: '/api/queue/order', payload: { ids: ['nope'] } });
+  assert.equal(bad.statusCode, 400);
+  assert.equal((bad.json() as { error: { field: string } }).error.field, 'ids');
+  const resumed = await app.inject({ method: 'POST', url: '/api/queue/resume' });
+  assert.equal((resumed.json() as { paused: boolean }).paused, false);
+  const cleared = await app.inject({ method: 'POST', url: '/api/queue/cancel-all' });
+  assert.ok((cleared.json() as { queue: { state: string }[] }).queue.every((j) => j.state === 'running'));
+});
+
+test('deleting an unknown image is a 404; the gallery answers', async () => {
+  assert.equal((await app.inject({ method: 'DELETE', url: '/api/images/nope' })).statusCode, 404);
+  const gallery = await app.inject({ url: '/api/gallery?q=cat&limit=5' });
+  assert.equal(gallery.statusCode, 200);
+  assert.equal((await app.inject({ url: '/api/gallery?limit=abc' })).statusCode, 400);
+});

@@ -2,7 +2,7 @@
 import type { ErrorInfo, JobView, Progress } from './schemas.js';
 
 export type WsEvent =
-  | { type: 'queue'; queue: JobView[] }
+  | { type: 'queue'; queue: JobView[]; paused: boolean }
   | { type: 'job.queued'; job: JobView }
   | { type: 'job.started'; job: JobView }
   | ({ type: 'job.progress'; id: string } & Progress)

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { notFound } from './errors.js';
-import { ErrorBody, JobCreated, JobIdParams, JobList, JobRequest, JobView } from './schemas.js';
+import { badRequest, notFound } from './errors.js';
+import { ErrorBody, JobCreated, JobIdParams, JobList, JobRequest, JobView, QueueOrder, QueueState } from './schemas.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ImageInputs } from '../images/image-inputs.js';
@@ -21,8 +21,23 @@ export function registerJobRoutes(app: FastifyInstance, deps: { queue: JobQueue;
 
   app.get('/api/jobs', { schema: { response: { 200: JobList } } }, async () => ({
     queue: queue.snapshot(),
+    paused: queue.paused,
     recent: queue.recent(),
   }));
+
+  const state = () => ({ queue: queue.snapshot(), paused: queue.paused });
+  app.post('/api/queue/pause', { schema: { response: { 200: QueueState } } }, async () => (queue.pause(), state()));
+  app.post('/api/queue/resume', { schema: { response: { 200: QueueState } } }, async () => (queue.resume(), state()));
+  app.post('/api/queue/cancel-all', { schema: { response: { 200: QueueState } } }, async () => (queue.cancelAll(), state()));
+  app.put<{ Body: QueueOrder }>(
+    '/api/queue/order',
+    { schema: { body: QueueOrder, response: { 200: QueueState, 400: ErrorBody } } },
+    async (request) => {
+      const unknown = queue.reorder(request.body.ids);
+      if (unknown.length) throw badRequest('EASEL_ERR_NOT_QUEUED', `these jobs are not waiting in the queue: ${unknown.join(', ')}`, 'ids');
+      return state();
+    },
+  );
 
   app.get<{ Params: JobIdParams }>(
     '/api/jobs/:id',

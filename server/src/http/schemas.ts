@@ -131,6 +131,7 @@ export type JobCreated = Static<typeof JobCreated>;
 
 export const JobList = Type.Object({
   queue: Type.Array(JobView, { description: 'the running job first, then queued jobs in order' }),
+  paused: Type.Boolean({ description: 'while paused, the running job finishes and no new one starts' }),
   recent: Type.Array(JobView, { description: 'finished jobs, newest first' }),
 });
 export type JobList = Static<typeof JobList>;
@@ -214,3 +215,12 @@ export const GalleryPage = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 export type GalleryPage = Static<typeof GalleryPage>;
+
+export const QueueOrder = Type.Object(
+  { ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 1000, description: 'queued job ids, first to run first' }) },
+  { additionalProperties: false },
+);
+export type QueueOrder = Static<typeof QueueOrder>;
+
+export const QueueState = Type.Object({ queue: Type.Array(JobView), paused: Type.Boolean() });
+export type QueueState = Static<typeof QueueState>;

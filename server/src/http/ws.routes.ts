@@ -22,7 +22,7 @@ export function registerWsRoutes(app: FastifyInstance, deps: { queue: JobQueue }
   queue.on('done', (job) => broadcast({ type: 'job.done', job }));
   queue.on('failed', (job, error) => broadcast({ type: 'job.failed', job, error }));
   queue.on('cancelled', (job) => broadcast({ type: 'job.cancelled', job }));
-  queue.on('changed', () => broadcast({ type: 'queue', queue: queue.snapshot() }));
+  queue.on('changed', () => broadcast({ type: 'queue', queue: queue.snapshot(), paused: queue.paused }));
   queue.on('preview', (header, jpeg) => {
     const frame = encodePreviewFrame(header, jpeg);
     for (const socket of clients) {
@@ -34,7 +34,7 @@ export function registerWsRoutes(app: FastifyInstance, deps: { queue: JobQueue }
     clients.add(socket);
     socket.on('close', () => clients.delete(socket));
     const snapshot = queue.snapshot();
-    socket.send(JSON.stringify({ type: 'queue', queue: snapshot } satisfies WsEvent));
+    socket.send(JSON.stringify({ type: 'queue', queue: snapshot, paused: queue.paused } satisfies WsEvent));
     const running = snapshot.find((j) => j.state === 'running');
     if (running?.progress) socket.send(JSON.stringify({ type: 'job.progress', id: running.id, ...running.progress } satisfies WsEvent));
   });

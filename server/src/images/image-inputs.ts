@@ -19,6 +19,11 @@ export class ImageInputs {
     return (await this.outputs.find(id)) ?? (await this.inputs.find(id));
   }
 
+  /** Deletes an image made here (uploads are shared by content and stay). */
+  removeOutput(id: string): Promise<boolean> {
+    return this.outputs.remove(id);
+  }
+
   /** Stores or looks up a picture named in a request; 400s name `field`. Returns its id. */
   async resolve(value: string, field: string): Promise<string> {
     if (!value.startsWith('data:')) {

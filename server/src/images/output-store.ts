@@ -1,6 +1,6 @@
 // Where finished images live on disk: `<outputs>/<image id>.<ext>`. Image ids are generated here and checked
 // on the way back in, so a request can never name a path outside the folder.
-import { access, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { OutputFormat } from './encode.js';
 
@@ -35,5 +35,13 @@ export class OutputStore {
       if (found) return { file, mime: MIME[ext] as string };
     }
     return undefined;
+  }
+
+  /** Deletes an image's file; false when there was none. */
+  async remove(id: string): Promise<boolean> {
+    const found = await this.find(id);
+    if (!found) return false;
+    await unlink(found.file);
+    return true;
   }
 }

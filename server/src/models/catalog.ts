@@ -99,6 +99,9 @@ export class CatalogError extends Error {
 
 /** Validates parsed catalog JSON; throws a CatalogError for the first problem found. */
 export function parseCatalog(data: unknown): Catalog {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new CatalogError('catalog: the file must be an object with "version" and "models"');
+  }
   const top = firstError(Catalog, data);
   if (top) throw new CatalogError(`catalog: ${fieldName(top.path) || 'the file'} ${describe(top)}`, undefined, fieldName(top.path));
   const models = (data as { models: unknown[] }).models;
@@ -156,7 +159,7 @@ export function pathProblem(path: string): string | undefined {
   if (path.includes('\\')) return 'must use forward slashes';
   const segments = path.split('/');
   if (segments.some((s) => s === '' || s === '.' || s === '..')) return 'must not contain empty, "." or ".." parts';
-  if (segments.some((s) => s.endsWith('.partial'))) return 'must not end in ".partial" (the downloader uses that name)';
+  if (segments.some((s) => /\.partial(\.json)?$/.test(s))) return 'must not end in ".partial" or ".partial.json" (the downloader uses those)';
   if (segments[0]?.startsWith('.easel')) return 'must not start with ".easel" (reserved for the downloader)';
   return undefined;
 }

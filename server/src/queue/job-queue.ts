@@ -40,6 +40,8 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   private running: Job | undefined;
   private readonly finished: Job[] = [];
   private readonly byId = new Map<string, Job>();
+  /** While paused, the running job finishes but no new one starts. */
+  paused = false;
 
   constructor(
     private readonly backend: RenderBackend,
@@ -130,6 +132,52 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return this.view(job);
   }
 
+  /** Deletes an image from the gallery and from its job; false when no such image is known. */
+  deleteImage(imageId: string): boolean {
+    const jobId = this.store?.deleteImage(imageId);
+    if (!jobId) return false;
+    const stored = this.byId.get(jobId) ?? this.store?.get(jobId);
+    if (stored) {
+      const job = this.byId.get(jobId) ?? this.fromStore(stored);
+      job.images = job.images.filter((i) => i.id !== imageId);
+      this.persist(job);
+    }
+    return true;
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.emit('changed');
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.emit('changed');
+    this.pump();
+  }
+
+  /** Stop all: every queued job is cancelled and the running one stops at its next step. */
+  cancelAll(): void {
+    for (const job of [...this.waiting].reverse()) this.cancel(job.id);
+    if (this.running) this.cancel(this.running.id);
+  }
+
+  /**
+   * Puts the queued jobs named in `ids` in that order, ahead of any queued job not named (whose order is kept).
+   * Returns the ids that are not queued, if any, and then changes nothing.
+   */
+  reorder(ids: readonly string[]): string[] {
+    const unknown = ids.filter((id) => this.byId.get(id)?.state !== 'queued');
+    if (unknown.length) return unknown;
+    const named = ids.map((id) => this.byId.get(id) as Job);
+    const rest = this.waiting.filter((j) => !ids.includes(j.id));
+    this.waiting.splice(0, this.waiting.length, ...named, ...rest);
+    this.emit('changed');
+    return [];
+  }
+
   private remember(job: Job, where: 'waiting' | 'finished'): void {
     this.byId.set(job.id, job);
     if (where === 'waiting') this.waiting.push(job);
@@ -140,7 +188,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   }
 
   private pump(): void {
-    if (this.running) return;
+    if (this.running || this.paused) return;
     const next = this.waiting.shift();
     if (!next) return;
     this.running = next;

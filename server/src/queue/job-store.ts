@@ -120,6 +120,8 @@ export class JobStore {
       unfinished: this.db.prepare(`SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq`),
       recent: this.db.prepare(`SELECT * FROM jobs WHERE state IN ('done', 'failed', 'cancelled') ORDER BY finished_at DESC, seq DESC LIMIT ?`),
       get: this.db.prepare(`SELECT * FROM jobs WHERE id = ?`),
+      imageJob: this.db.prepare(`SELECT job_id FROM images WHERE id = ?`),
+      deleteImage: this.db.prepare(`DELETE FROM images WHERE id = ?`),
       addImage: this.db.prepare(`
         INSERT OR IGNORE INTO images (id, job_id, seed, width, height, partial, prompt, model, request, created_at)
         VALUES (@id, @job_id, @seed, @width, @height, @partial, @prompt, @model, @request, @created_at)`),
@@ -170,6 +172,14 @@ export class JobStore {
       request: JSON.stringify(job.request),
       created_at: new Date().toISOString(),
     });
+  }
+
+  /** Removes an image from the gallery; returns the id of the job that made it, or undefined if unknown. */
+  deleteImage(id: string): string | undefined {
+    const row = this.statements.imageJob.get(id) as { job_id: string } | undefined;
+    if (!row) return undefined;
+    this.statements.deleteImage.run(id);
+    return row.job_id;
   }
 
   /** Every image ever made here, newest first; `q` searches prompts, `model` filters. */
