@@ -76,6 +76,8 @@ test('a job sends progress, previews and done over the websocket and ends as a P
   assert.ok(ws.seen.events.some((e) => e.type === 'job.started' && e.job.id === id));
 
   assert.equal(done.job.images.length, 1);
+  const t = done.job.timings;
+  assert.ok(t && t.onnxRuns === 2 + 5 + 1 && t.onnxMs > 0 && t.onnxMs <= t.workerMs, `timings ${JSON.stringify(t)}`);
   const image = done.job.images[0]!;
   assert.equal(image.seed, 77);
   const res = await fetch(`${server.url}${image.url}`);

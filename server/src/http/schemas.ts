@@ -123,6 +123,13 @@ export const JobView = Type.Object({
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
   finishedAt: Type.Union([Type.String(), Type.Null()]),
+  timings: Type.Optional(
+    Type.Object({
+      workerMs: Type.Number({ description: 'from the worker taking the job to its last image saved' }),
+      onnxMs: Type.Number({ description: "inside onnxruntime's run() calls" }),
+      onnxRuns: Type.Integer(),
+    }),
+  ),
 });
 export type JobView = Static<typeof JobView>;
 

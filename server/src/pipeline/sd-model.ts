@@ -61,6 +61,12 @@ export async function loadSdModel(id: string, dir: string, options: SessionOptio
   };
 }
 
+/** Total time and calls inside onnxruntime for this model's networks so far. */
+export function onnxStats(model: SdModel): { ms: number; runs: number } {
+  const nets = [model.textEncoder, model.unet, model.vaeDecoder, model.vaeEncoder].filter((n) => n !== undefined);
+  return { ms: nets.reduce((t, n) => t + n.stats.ms, 0), runs: nets.reduce((t, n) => t + n.stats.runs, 0) };
+}
+
 export async function vaeEncoderOf(model: SdModel, options: SessionOptions = {}): Promise<OnnxModel> {
   model.vaeEncoder ??= await OnnxModel.load(join(model.dir, 'vae_encoder', 'model.onnx'), options);
   return model.vaeEncoder;

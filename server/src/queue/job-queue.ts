@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ErrorInfo, JobView, Progress, ResolvedJob } from '../http/schemas.js';
 import type { PreviewHeader } from '../http/events.js';
-import type { FromWorker, RenderJob } from '../worker/protocol.js';
+import type { FromWorker, JobTimings, RenderJob } from '../worker/protocol.js';
 import type { JobStore, StoredJob } from './job-store.js';
 
 /** What the queue needs from the worker host; tests may pass a fake. */
@@ -27,6 +27,7 @@ export interface QueueEvents {
 }
 
 interface Job extends StoredJob {
+  timings?: JobTimings;
   firstStepAt: number | null;
   cancelRequested: boolean;
 }
@@ -248,6 +249,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
         break;
       }
       case 'finished':
+        if (message.timings) job.timings = message.timings;
         this.finish(job, message.outcome);
         break;
       case 'failed':
@@ -291,6 +293,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
       createdAt: job.createdAt,
       startedAt: job.startedAt,
       finishedAt: job.finishedAt,
+      ...(job.timings ? { timings: job.timings } : {}),
     };
   }
 }

@@ -26,6 +26,15 @@ export interface WorkerImage {
   partial: boolean;
 }
 
+/** Where a job's time went, as the worker saw it. */
+export interface JobTimings {
+  /** From the worker taking the job to its last image saved. */
+  workerMs: number;
+  /** Inside onnxruntime's run() calls (all networks). */
+  onnxMs: number;
+  onnxRuns: number;
+}
+
 export interface WorkerError {
   code: string;
   message: string;
@@ -37,5 +46,5 @@ export type FromWorker =
   | { type: 'progress'; jobId: string; image: number; step: number; totalSteps: number }
   | { type: 'preview'; jobId: string; image: number; step: number; totalSteps: number; jpeg: Uint8Array; width: number; height: number }
   | { type: 'image'; jobId: string; image: WorkerImage }
-  | { type: 'finished'; jobId: string; outcome: 'done' | 'cancelled' }
+  | { type: 'finished'; jobId: string; outcome: 'done' | 'cancelled'; timings?: JobTimings }
   | { type: 'failed'; jobId: string; error: WorkerError };

@@ -8,7 +8,7 @@ import { formatInfotext } from '../images/infotext.js';
 import { OutputStore } from '../images/output-store.js';
 import { latentsToRgb } from '../pipeline/preview/latent-preview.js';
 import { findSampler } from '../pipeline/schedulers/samplers.js';
-import { loadSdModel, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
+import { loadSdModel, onnxStats, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
 import { generate } from '../pipeline/generate.js';
 import { loadInit } from './job-images.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
@@ -37,8 +37,12 @@ async function run(job: RenderJob): Promise<void> {
   send({ type: 'started', jobId: job.id });
   const store = new OutputStore(job.outputsDir);
   const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
+  const startedAt = performance.now();
+  let before = { ms: 0, runs: 0 };
+  let model: SdModel | undefined;
   try {
-    const model = await modelFor(job);
+    model = await modelFor(job);
+    before = onnxStats(model);
     const init = await loadInit(job);
     for (let index = 0; index < job.count; index++) {
       const seed = (job.seed + index) % 4_294_967_296;
@@ -69,7 +73,9 @@ async function run(job: RenderJob): Promise<void> {
       send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height, partial } });
       if (partial) break;
     }
-    send({ type: 'finished', jobId: job.id, outcome: cancelled.has(job.id) ? 'cancelled' : 'done' });
+    const after = onnxStats(model);
+    const timings = { workerMs: performance.now() - startedAt, onnxMs: after.ms - before.ms, onnxRuns: after.runs - before.runs };
+    send({ type: 'finished', jobId: job.id, outcome: cancelled.has(job.id) ? 'cancelled' : 'done', timings });
   } catch (error) {
     send({ type: 'failed', jobId: job.id, error: { code: 'EASEL_ERR_RENDER', message: error instanceof Error ? error.message : String(error) } });
   } finally {

@@ -24,6 +24,8 @@ export type Feed =
 export class OnnxModel {
   readonly inputs: ValueInfo[];
   readonly outputs: ValueInfo[];
+  /** Time spent inside onnxruntime's run(), for benchmarks and the job's timings. */
+  readonly stats = { runs: 0, ms: 0 };
 
   private constructor(
     readonly path: string,
@@ -61,7 +63,10 @@ export class OnnxModel {
       }
       ortFeeds[info.name] = toOrt(feed, info, this.path);
     }
+    const started = performance.now();
     const result = await this.session.run(ortFeeds);
+    this.stats.runs += 1;
+    this.stats.ms += performance.now() - started;
     const out: Record<string, FloatTensor> = {};
     for (const [name, tensor] of Object.entries(result)) {
       // CPU outputs own their native buffer; the GC frees it with the array, so no copy and no dispose.
