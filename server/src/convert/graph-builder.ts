@@ -128,11 +128,12 @@ export class GraphBuilder {
     });
   }
 
-  /** A random-normal float weight, std = gain / sqrt(fanIn). */
+  /** A random-normal float weight, std = gain / sqrt(fanIn); generated only when the model is written. */
   weight(name: string, dims: readonly number[], opts: WeightOptions): string {
     const count = dims.reduce((n, d) => n * d, 1);
     const std = (opts.gain ?? 1) / Math.sqrt(opts.fanIn);
-    return this.initializer(name, dims, normalTensor(this.seed, `${this.name}/${name}`, count, std));
+    const stream = `${this.name}/${name}`;
+    return this.lazyInitializer(name, dims, 'float32', () => normalTensor(this.seed, stream, count, std));
   }
 
   /** A float weight filled with one value (norm scales start at 1, biases at 0). */

@@ -1,5 +1,7 @@
 // Neural-network layers as ONNX opset-14 subgraphs, in the shapes torch.onnx exports them for diffusers models.
-// Weight names follow the PyTorch module paths (`name.weight`, `name.bias`) so real checkpoints can be mapped later.
+// Weight names follow the PyTorch module paths (`name.weight`, `name.bias`): with a weight source on the builder they
+// are read from a checkpoint (PyTorch layout; Linear weights are transposed to [in, out] for MatMul), otherwise they
+// are seeded random values.
 // Every function takes the value name(s) it reads and returns the value name it produces.
 import type { GraphBuilder } from './graph-builder.js';
 import { attr } from './onnx-proto.js';
@@ -18,10 +20,10 @@ export function linear(
   outFeatures: number,
   opts: LinearOptions = {},
 ): string {
-  const w = b.weight(`${name}.weight`, [inFeatures, outFeatures], { fanIn: inFeatures, gain: opts.gain });
+  const w = b.param(`${name}.weight`, [inFeatures, outFeatures], { fanIn: inFeatures, gain: opts.gain }, { transpose: true });
   const y = b.op('MatMul', [x, w], {}, `${name}/MatMul`);
   if (opts.bias === false) return y;
-  const bias = b.weight(`${name}.bias`, [outFeatures], { fanIn: inFeatures, gain: 0.1 });
+  const bias = b.param(`${name}.bias`, [outFeatures], { fanIn: inFeatures, gain: 0.1 });
   return b.op('Add', [y, bias], {}, `${name}/Add`);
 }
 
@@ -30,6 +32,8 @@ export interface Conv2dOptions {
   stride?: number;
   /** Defaults to kernel / 2 (rounded down): "same" size at stride 1, halving at stride 2. */
   padding?: number;
+  /** Explicit ONNX pads [top, left, bottom, right]; overrides `padding` (the VAE's downsampler pads only bottom/right). */
+  pads?: readonly [number, number, number, number];
   gain?: number;
 }
 
@@ -46,12 +50,12 @@ export function conv2d(
   const stride = opts.stride ?? 1;
   const pad = opts.padding ?? Math.floor(kernel / 2);
   const fanIn = inChannels * kernel * kernel;
-  const w = b.weight(`${name}.weight`, [outChannels, inChannels, kernel, kernel], { fanIn, gain: opts.gain });
-  const bias = b.weight(`${name}.bias`, [outChannels], { fanIn, gain: 0.1 });
+  const w = b.param(`${name}.weight`, [outChannels, inChannels, kernel, kernel], { fanIn, gain: opts.gain });
+  const bias = b.param(`${name}.bias`, [outChannels], { fanIn, gain: 0.1 });
   const attrs = {
     kernel_shape: [kernel, kernel],
     strides: [stride, stride],
-    pads: [pad, pad, pad, pad],
+    pads: opts.pads ? [...opts.pads] : [pad, pad, pad, pad],
     dilations: [1, 1],
     group: 1,
   };
@@ -80,8 +84,8 @@ export function groupNorm(
   );
   const shape = b.op('Shape', [x], {}, `${name}/Shape`);
   const restored = b.op('Reshape', [normed, shape], {}, `${name}/Reshape`);
-  const scale = b.filled(`${name}.weight`, [channels, 1, 1], 1);
-  const shift = b.filled(`${name}.bias`, [channels, 1, 1], 0);
+  const scale = b.param(`${name}.weight`, [channels, 1, 1], { fill: 1 });
+  const shift = b.param(`${name}.bias`, [channels, 1, 1], { fill: 0 });
   return b.op('Add', [b.op('Mul', [restored, scale], {}, `${name}/Mul`), shift], {}, `${name}/Add`);
 }
 
@@ -93,8 +97,8 @@ export function layerNorm(b: GraphBuilder, x: string, name: string, dim: number,
   const variance = b.op('ReduceMean', [squared], { axes: [-1], keepdims: 1 }, `${name}/ReduceMean`);
   const std = b.op('Sqrt', [b.op('Add', [variance, b.constFloat([eps], [])], {}, `${name}/Add`)], {}, `${name}/Sqrt`);
   const normed = b.op('Div', [centered, std], {}, `${name}/Div`);
-  const scaled = b.op('Mul', [normed, b.filled(`${name}.weight`, [dim], 1)], {}, `${name}/Mul`);
-  return b.op('Add', [scaled, b.filled(`${name}.bias`, [dim], 0)], {}, `${name}/Add`);
+  const scaled = b.op('Mul', [normed, b.param(`${name}.weight`, [dim], { fill: 1 })], {}, `${name}/Mul`);
+  return b.op('Add', [scaled, b.param(`${name}.bias`, [dim], { fill: 0 })], {}, `${name}/Add`);
 }
 
 /** SiLU / swish: x·sigmoid(x). */
@@ -214,16 +218,41 @@ export function attention(
   return linear(b, merged, `${name}.${proj.out}`, dim, dim);
 }
 
+export interface TimestepEmbeddingOptions {
+  /** diffusers' flip_sin_to_cos: [cos, sin] (true, SD) or [sin, cos]. */
+  flipSinToCos?: boolean;
+  /** diffusers' downscale_freq_shift (SD: 0). */
+  freqShift?: number;
+}
+
 /**
- * diffusers' sinusoidal timestep embedding (Timesteps with flip_sin_to_cos=True, downscale_freq_shift=0):
- * [T] → [T, dim] = [cos(t·f), sin(t·f)] with f_i = 10000^(-i/half).
+ * diffusers' sinusoidal timestep embedding (Timesteps; SD uses flip_sin_to_cos=True, downscale_freq_shift=0):
+ * [T] → [T, dim] = [cos(t·f), sin(t·f)] with f_i = exp(-ln(10000)·i / (half - shift)).
+ * The frequencies are rounded step by step as torch computes them in float32, so they match bit for bit.
  */
-export function timestepEmbedding(b: GraphBuilder, t: string, dim: number, hint = 'time_proj'): string {
+export function timestepEmbedding(
+  b: GraphBuilder,
+  t: string,
+  dim: number,
+  hint = 'time_proj',
+  opts: TimestepEmbeddingOptions = {},
+): string {
+  if (dim % 2 !== 0) throw new Error(`${hint}: odd timestep embedding size ${dim} is not supported`);
   const half = dim / 2;
-  const freqs = Array.from({ length: half }, (_, i) => Math.exp((-Math.log(10000) * i) / half));
+  const shift = opts.freqShift ?? 0;
+  const f32 = Math.fround;
+  const logMax = f32(-Math.log(10000));
+  const freqs = Array.from({ length: half }, (_, i) => f32(Math.exp(f32(f32(logMax * i) / (half - shift)))));
   const column = b.op('Unsqueeze', [t, b.constInt64([1])], {}, `${hint}/Unsqueeze`);
   const args = b.op('Mul', [column, b.constFloat(freqs, [1, half])], {}, `${hint}/Mul`);
   const cos = b.op('Cos', [args], {}, `${hint}/Cos`);
   const sin = b.op('Sin', [args], {}, `${hint}/Sin`);
-  return b.op('Concat', [cos, sin], { axis: 1 }, `${hint}/Concat`);
+  const parts = (opts.flipSinToCos ?? true) ? [cos, sin] : [sin, cos];
+  return b.op('Concat', parts, { axis: 1 }, `${hint}/Concat`);
+}
+
+/** A token-embedding lookup: rows of a [vocab, dim] table at integer ids. */
+export function embedding(b: GraphBuilder, ids: string, name: string, rows: number, dim: number, gain = 1): string {
+  const table = b.param(`${name}.weight`, [rows, dim], { fanIn: 1, gain });
+  return b.op('Gather', [table, ids], { axis: 0 }, `${name}/Gather`);
 }

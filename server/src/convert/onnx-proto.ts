@@ -219,8 +219,9 @@ class BufferedWriter {
   constructor(private readonly file: FileHandle) {}
 
   async write(bytes: Uint8Array): Promise<void> {
-    if (this.used + bytes.length > BufferedWriter.SIZE) await this.flush();
-    if (bytes.length >= BufferedWriter.SIZE / 2) {
+    const large = bytes.length >= BufferedWriter.SIZE / 2;
+    if (large || this.used + bytes.length > BufferedWriter.SIZE) await this.flush();
+    if (large) {
       await this.writeAll(bytes);
       return;
     }
