@@ -1,38 +1,30 @@
 #!/usr/bin/env bash
-# Easel for Linux and macOS: installs what is missing, builds what is stale, then starts the server.
+# Easel for Linux and macOS. Finds Node.js 20.19+ (or fetches an official build into .runtime/), lets
+# installer/bootstrap.mjs install dependencies and build what is stale, then starts the server.
 # Usage: ./start.sh [--port N] [--host ADDR] [--models DIR] [--data DIR] [--no-browser]
+#        ./start.sh import <checkpoint.safetensors> [--config DIR] [--name NAME]   |   ./start.sh --download [<id>]
+# docs/INSTALL.md explains each step, the files it writes, and what to do when one fails.
 set -euo pipefail
 cd "$(dirname "$0")"
+source installer/node-runtime.sh
 
-step() { printf '\n==> %s\n' "$*"; }
-fail() { printf '\nEasel could not start: %s\n' "$*" >&2; exit 1; }
+step "Looking for Node.js 20.19 or newer"
+find_node || fetch_node
+say "Using Node.js $("$NODE" --version) at $NODE"
+# npm and the packages' install scripts must run on this same Node.js, not another one on PATH.
+PATH="$(dirname "$NODE"):$PATH"
+export PATH
 
-command -v node >/dev/null 2>&1 || fail "Node.js 20.19 or newer is needed. Install it from https://nodejs.org and run ./start.sh again."
-node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' \
-  || fail "Node.js $(node --version) is too old: Easel needs 20.19 or newer (https://nodejs.org)."
+"$NODE" installer/bootstrap.mjs
 
-# Dependencies: install when missing or when package-lock.json changed since the last install.
-if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json ]]; then
-  step "Installing dependencies (npm ci)"
-  # onnxruntime-node's CUDA download is optional: the CPU build is bundled.
-  export ONNXRUNTIME_NODE_INSTALL="${ONNXRUNTIME_NODE_INSTALL:-skip}"
-  npm ci --no-audit --no-fund || fail "npm ci failed (see above). Check your internet connection and run ./start.sh again."
+if [[ ",${EASEL_INSTALL_DRY_RUN:-}," == *,start,* ]]; then
+  printf '\n(dry run) would start: %s server/dist/main.js %s\n' "$NODE" "$*"
+  exit 0
 fi
-
-# Build when any source is newer than its build output.
-stale() { # $1 = stamp file, rest = source dirs/files
-  local stamp=$1; shift
-  [[ ! -e $stamp ]] && return 0
-  [[ -n $(find "$@" -newer "$stamp" -type f -print -quit 2>/dev/null) ]]
-}
-if stale server/dist/main.js server/src server/package.json server/tsconfig.json tsconfig.base.json; then
-  step "Building the server"
-  npm run build -w server || fail "the server did not build (see above)."
+# `./start.sh import <checkpoint> …` and `./start.sh --download <id>` run the model tool instead of the server
+# (docs/MODELS.md).
+if [[ "${1:-}" == import || " $* " == *" --download "* || " $* " == *" --download="* ]]; then
+  exec "$NODE" server/dist/models/models-cli.js "$@"
 fi
-if stale ui/dist/index.html ui/src ui/index.html ui/package.json ui/vite.config.ts; then
-  step "Building the UI"
-  npm run build -w ui || fail "the UI did not build (see above)."
-fi
-
 step "Starting Easel"
-exec node server/dist/main.js "$@"
+exec "$NODE" server/dist/main.js "$@"
