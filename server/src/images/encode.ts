@@ -1,6 +1,8 @@
 // The one place that turns decoded pixels into files (sharp). Metadata goes where other tools look for it:
 // PNG text chunks, or EXIF UserComment for JPEG and WebP (as A1111 writes them).
 import sharp from 'sharp';
+import { buildExifUserComment, fitInfotext, JPEG_USER_COMMENT_CHARS } from './exif.js';
+import { insertExif } from './exif-container.js';
 import { addPngText } from './png-text.js';
 
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
@@ -30,9 +32,11 @@ export async function encodeImage(
     const png = await base.png({ compressionLevel: 6 }).toBuffer();
     return addPngText(png, { parameters: metadata.parameters, easel: metadata.easel });
   }
-  const exif = { IFD2: { UserComment: metadata.parameters } };
-  const encoded = format === 'jpeg' ? base.jpeg({ quality }) : base.webp({ quality });
-  return encoded.withExif(exif).toBuffer();
+  // The EXIF block is built here, not by sharp: libvips writes UserComment as ASCII and loses every non-ASCII
+  // character, where A1111 writes (and reads) "UNICODE\0" + UTF-16BE.
+  const encoded = await (format === 'jpeg' ? base.jpeg({ quality }) : base.webp({ quality })).toBuffer();
+  const text = format === 'jpeg' ? fitInfotext(metadata.parameters, JPEG_USER_COMMENT_CHARS) : metadata.parameters;
+  return insertExif(encoded, format, buildExifUserComment(text));
 }
 
 /** A small JPEG for live previews, scaled up so the browser need not magnify a 64×64 picture. */

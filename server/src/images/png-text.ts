@@ -1,5 +1,7 @@
 // PNG text chunks: sharp writes no custom tEXt/iTXt chunks, so they are spliced in after IHDR here, and read
 // back for tests and for PNG-info. Latin-1 text goes in tEXt (what A1111's readers expect); anything else in iTXt.
+import { inflateSync } from 'node:zlib';
+
 const SIGNATURE = Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10);
 
 const crcTable = (() => {
@@ -37,6 +39,14 @@ function textChunk(keyword: string, text: string): Buffer {
   return chunk('iTXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.of(0, 0, 0, 0, 0), Buffer.from(text, 'utf8')]));
 }
 
+function inflated(bytes: Uint8Array): Buffer | undefined {
+  try {
+    return inflateSync(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 function assertPng(png: Uint8Array): void {
   if (png.length < 8 || SIGNATURE.some((b, i) => png[i] !== b)) throw new Error('not a PNG file');
 }
@@ -50,7 +60,7 @@ export function addPngText(png: Uint8Array, entries: Record<string, string>): Bu
   return Buffer.concat([buf.subarray(0, ihdrEnd), ...chunks, buf.subarray(ihdrEnd)]);
 }
 
-/** Reads every tEXt and uncompressed iTXt entry. */
+/** Reads every tEXt, zTXt and iTXt entry (compressed ones inflated); an entry that does not inflate is skipped. */
 export function readPngText(png: Uint8Array): Record<string, string> {
   assertPng(png);
   const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
@@ -62,12 +72,21 @@ export function readPngText(png: Uint8Array): Record<string, string> {
     if (type === 'tEXt') {
       const nul = data.indexOf(0);
       if (nul > 0) out[data.toString('latin1', 0, nul)] = data.toString('latin1', nul + 1);
-    } else if (type === 'iTXt') {
+    } else if (type === 'zTXt') {
+      // keyword, 0, method 0 (zlib), Latin-1 text compressed
       const nul = data.indexOf(0);
-      if (nul > 0 && data[nul + 1] === 0) {
+      const text = nul > 0 && data[nul + 1] === 0 ? inflated(data.subarray(nul + 2)) : undefined;
+      if (text) out[data.toString('latin1', 0, nul)] = text.toString('latin1');
+    } else if (type === 'iTXt') {
+      // keyword, 0, compression flag, method, language tag, 0, translated keyword, 0, UTF-8 text
+      const nul = data.indexOf(0);
+      const compressed = data[nul + 1] === 1;
+      if (nul > 0 && (!compressed || data[nul + 2] === 0)) {
         const lang = data.indexOf(0, nul + 3);
         const translated = data.indexOf(0, lang + 1);
-        out[data.toString('latin1', 0, nul)] = data.toString('utf8', translated + 1);
+        const body = data.subarray(translated + 1);
+        const text = compressed ? inflated(body) : body;
+        if (lang > 0 && translated > 0 && text) out[data.toString('latin1', 0, nul)] = text.toString('utf8');
       }
     } else if (type === 'IEND') {
       break;
