@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { buildApp, version } from './app.js';
 import { ConfigError, loadConfig, usage, type EaselConfig } from './config/config.js';
+import { announceSharing } from './sharing/announce.js';
 
 function openBrowser(url: string): void {
   const hasDisplay = process.platform !== 'linux' || Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
@@ -34,12 +35,14 @@ async function main(): Promise<void> {
   mkdirSync(`${config.modelsDir}/stable-diffusion`, { recursive: true });
 
   const app = await buildApp(config, { logger: { level: config.logLevel } });
+  // --listen, a non-loopback --host, or sharing left on in Settings: all interfaces; otherwise this machine only.
+  const host = app.sharing.bindHost();
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      console.error(`easel: port ${config.port} on ${config.host} is already in use — is Easel already running? Open http://localhost:${config.port} or start with --port <another port>.`);
+      console.error(`easel: port ${config.port} on ${host} is already in use — is Easel already running? Open http://localhost:${config.port} or start with --port <another port>.`);
     } else if (code === 'EACCES') {
       console.error(`easel: not allowed to listen on port ${config.port}; choose a port above 1024 with --port.`);
     } else {
@@ -51,10 +54,12 @@ async function main(): Promise<void> {
 
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const shownHost = config.host === '0.0.0.0' || config.host === '::' || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  const shownHost = host === '0.0.0.0' || host === '::' || host === '127.0.0.1' ? 'localhost' : host;
   const url = `http://${shownHost}:${port}`;
   console.log(`Easel ${version} is running at ${url}`);
   console.log(`Models: ${config.modelsDir}/stable-diffusion   Outputs: ${config.outputsDir}`);
+  if (app.sharing.enabled) await announceSharing(app.sharing.state());
+  app.sharing.on('changed', (state) => void announceSharing(state));
   console.log('Press Ctrl+C to stop.');
   if (config.openBrowser) openBrowser(url);
 

@@ -13,6 +13,8 @@ export interface EaselConfig {
   /** The built UI (ui/dist); absent in some tests. */
   uiDir: string;
   openBrowser: boolean;
+  /** --listen: share on the LAN (bind 0.0.0.0 unless --host says otherwise); every other device must sign in. */
+  listen: boolean;
   logLevel: string;
 }
 
@@ -24,10 +26,14 @@ export const appRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const usage = `Usage: ./start.sh [options]
   --port <n>        port to listen on (default 9000; EASEL_PORT)
   --host <addr>     address to listen on (default 127.0.0.1; EASEL_HOST)
+  --listen          share on your network: listen on 0.0.0.0, others sign in (EASEL_LISTEN=1)
   --models <dir>    model store root, models in <dir>/stable-diffusion/<name>/ (EASEL_MODELS)
   --data <dir>      outputs, database and settings (EASEL_DATA)
   --no-browser      do not open a browser (EASEL_NO_BROWSER=1)
-  --help            show this text`;
+  --help            show this text
+Models (without starting the server; docs/MODELS.md):
+  ./start.sh import <checkpoint.safetensors> [--config <folder>] [--name <name>]
+  ./start.sh --download [<catalog id>]      (no id: list the catalog)`;
 
 const flags: Record<string, keyof typeof envNames> = {
   '--port': 'port',
@@ -44,11 +50,16 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd 
     if (value !== undefined && value !== '') given[key] = value;
   }
   let openBrowser = !isTruthy(env.EASEL_NO_BROWSER);
+  let listen = isTruthy(env.EASEL_LISTEN);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
     if (name === '--no-browser') {
       openBrowser = false;
+      continue;
+    }
+    if (name === '--listen') {
+      listen = true;
       continue;
     }
     const key = flags[name];
@@ -65,12 +76,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd 
   const dataDir = resolve(cwd, given.data ?? join(appRoot, 'data'));
   return {
     port,
-    host: given.host ?? '127.0.0.1',
+    host: given.host ?? (listen ? '0.0.0.0' : '127.0.0.1'),
     modelsDir: resolve(cwd, given.models ?? join(appRoot, 'models')),
     dataDir,
     outputsDir: join(dataDir, 'outputs'),
     uiDir: join(appRoot, 'ui', 'dist'),
     openBrowser,
+    listen,
     logLevel: env.EASEL_LOG_LEVEL ?? 'warn',
   };
 }

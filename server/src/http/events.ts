@@ -1,5 +1,6 @@
 // Websocket messages: JSON text frames for events, binary frames for step previews.
 import type { ErrorInfo, JobView, Progress } from './schemas.js';
+import type { ModelEvent } from './models.schemas.js';
 
 export type WsEvent =
   | { type: 'queue'; queue: JobView[]; paused: boolean }
@@ -8,7 +9,9 @@ export type WsEvent =
   | ({ type: 'job.progress'; id: string } & Progress)
   | { type: 'job.done'; job: JobView }
   | { type: 'job.failed'; job: JobView; error: ErrorInfo }
-  | { type: 'job.cancelled'; job: JobView };
+  | { type: 'job.cancelled'; job: JobView }
+  // model.import.progress/done/failed, model.download.progress/done/failed (models.schemas.ts)
+  | ModelEvent;
 
 /** What a binary preview frame says about its picture. */
 export interface PreviewHeader {

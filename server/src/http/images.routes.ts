@@ -1,9 +1,11 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { notFound } from './errors.js';
 import type { ImageInputs } from '../images/image-inputs.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import { ownerKey } from '../queue/fair-order.js';
+import { AppError, notFound } from './errors.js';
+import { identityOf } from './plugins/access.plugin.js';
 
 const ImageParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 
@@ -15,6 +17,11 @@ export function registerImageRoutes(app: FastifyInstance, deps: { images: ImageI
   });
 
   app.delete<{ Params: { id: string } }>('/api/images/:id', { schema: { params: ImageParams } }, async (request, reply) => {
+    const who = identityOf(request);
+    const owner = deps.queue.imageOwner(request.params.id);
+    if (owner !== undefined && !who.admin && ownerKey(owner) !== who.user) {
+      throw new AppError(403, 'EASEL_ERR_NOT_YOUR_IMAGE', 'this image was made by someone else; only they or the owner can delete it');
+    }
     const known = deps.queue.deleteImage(request.params.id);
     const removed = await deps.images.removeOutput(request.params.id);
     if (!known && !removed) throw notFound('EASEL_ERR_IMAGE_NOT_FOUND', `no image with id ${request.params.id}`);

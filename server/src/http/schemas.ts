@@ -5,6 +5,71 @@ import { LIMITS } from './limits.js';
 
 export { LIMITS };
 
+/** Filters chained after generation (a job) or run on an existing image (POST /api/filters). */
+export const UpscaleOptions = Type.Object(
+  {
+    factor: Type.Union([Type.Literal(2), Type.Literal(3), Type.Literal(4)]),
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "'esrgan-slim' (built-in, default), 'lanczos', or an installed upscaler id" })),
+  },
+  { additionalProperties: false },
+);
+export const FaceRestoreOptions = Type.Object(
+  {
+    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    strength: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+  },
+  { additionalProperties: false },
+);
+export const WatermarkOption = Type.Union([
+  Type.Boolean({ description: 'true embeds "StableDiffusionV1", as the reference scripts do' }),
+  Type.Object({ text: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+]);
+const filterFields = {
+  upscale: Type.Optional(UpscaleOptions),
+  faceRestore: Type.Optional(FaceRestoreOptions),
+  nsfwFilter: Type.Optional(Type.Boolean({ description: 'blur the image (and its previews) when the NSFW classifier flags it' })),
+  watermark: Type.Optional(WatermarkOption),
+};
+
+/** The chain as the worker runs it: defaults filled, the watermark text spelled out. */
+export interface FilterChain {
+  upscale?: { factor: 2 | 3 | 4; model: string };
+  faceRestore?: { model?: string; strength?: number };
+  nsfwFilter?: boolean;
+  watermark?: { text: string };
+}
+
+export const FilterRequest = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'a data URL (PNG, JPEG or WebP) or the id of an image made here' }),
+    ...filterFields,
+  },
+  { additionalProperties: false },
+);
+export type FilterRequest = Static<typeof FilterRequest>;
+
+const FilterModel = Type.Object({ id: Type.String(), name: Type.String(), builtin: Type.Boolean(), licence: Type.String(), nonCommercial: Type.Boolean() });
+export const AvailableFilters = Type.Object({
+  upscalers: Type.Array(FilterModel),
+  faceRestorers: Type.Array(FilterModel),
+  nsfw: Type.Array(FilterModel),
+  watermark: Type.Boolean({ description: 'whether invisible watermarking is available' }),
+  upscaleFactors: Type.Array(Type.Integer()),
+  defaultWatermarkText: Type.String(),
+});
+export type AvailableFilters = Static<typeof AvailableFilters>;
+
+/** Where and how outputs are saved; absent: `<outputs>/<job id>-<index>.<ext>`, no sidecars. */
+export const SaveAs = Type.Object(
+  {
+    folder: Type.Optional(Type.String({ maxLength: 200, description: 'folder pattern under the outputs folder, "/" between levels, e.g. "[date]/[model]"' })),
+    fileName: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'file name pattern without extension, e.g. "[counter]-[seed]-[prompt_words]"' })),
+    txt: Type.Optional(Type.Boolean({ description: 'write the infotext beside the image as <name>.txt' })),
+    json: Type.Optional(Type.Boolean({ description: 'write the request beside the image as <name>.json' })),
+  },
+  { additionalProperties: false },
+);
+export type SaveAs = Static<typeof SaveAs>;
 
 export const JobRequest = Type.Object(
   {
@@ -32,13 +97,18 @@ export const JobRequest = Type.Object(
       Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'inpainting mask: white is repainted, black kept' }),
     ),
     preserveColors: Type.Optional(Type.Boolean({ description: "img2img: keep the initial image's colour profile" })),
+    ...filterFields,
+    saveAs: Type.Optional(SaveAs),
   },
   { additionalProperties: false },
 );
 export type JobRequest = Static<typeof JobRequest>;
 
 /** A request with every default filled in and the sampler and seeds resolved: what the worker runs. */
-export interface ResolvedJob {
+export interface ResolvedJob extends FilterChain {
+  /** 'filter': no generation, only the filter chain run on `sourceImage` (POST /api/filters). */
+  kind?: 'filter';
+  sourceImage?: string;
   prompt: string;
   negativePrompt: string;
   model: string;
@@ -56,6 +126,7 @@ export interface ResolvedJob {
   strength?: number;
   mask?: string;
   preserveColors?: boolean;
+  saveAs?: SaveAs;
 }
 
 export const JobState = Type.Union([
@@ -85,6 +156,8 @@ export const Progress = Type.Object({
   count: Type.Integer(),
   etaMs: Type.Number(),
   msPerStep: Type.Number(),
+  /** Set while a filter runs after decoding; step/totalSteps then count that filter's units (tiles). */
+  stage: Type.Optional(Type.Union([Type.Literal('faceRestore'), Type.Literal('upscale'), Type.Literal('nsfw'), Type.Literal('watermark')])),
 });
 export type Progress = Static<typeof Progress>;
 
@@ -119,6 +192,13 @@ export const JobView = Type.Object({
     strength: Type.Optional(Type.Number()),
     mask: Type.Optional(Type.String()),
     preserveColors: Type.Optional(Type.Boolean()),
+    upscale: Type.Optional(Type.Object({ factor: Type.Integer(), model: Type.String() })),
+    faceRestore: Type.Optional(Type.Object({ model: Type.Optional(Type.String()), strength: Type.Optional(Type.Number()) })),
+    nsfwFilter: Type.Optional(Type.Boolean()),
+    watermark: Type.Optional(Type.Object({ text: Type.String() })),
+    kind: Type.Optional(Type.Literal('filter')),
+    sourceImage: Type.Optional(Type.String()),
+    saveAs: Type.Optional(SaveAs),
   }),
   createdAt: Type.String(),
   startedAt: Type.Union([Type.String(), Type.Null()]),
@@ -153,6 +233,16 @@ export const ModelInfo = Type.Object({
   kind: Type.String(),
   sizeBytes: Type.Integer(),
   ready: Type.Boolean(),
+  /** Sub-networks present (text_encoder, unet, …) or the .onnx files of a single-network model. */
+  components: Type.Optional(Type.Array(Type.String())),
+  /** onnx: usable; checkpoint: a single .safetensors file that needs importing first. */
+  format: Type.Optional(Type.String()),
+  /** Where it is on the server's disk (a checkpoint is imported by this path). */
+  path: Type.Optional(Type.String()),
+  /** Why it is not ready, in words ("PyTorch weights: …", "an SDXL checkpoint: not supported yet"). */
+  problem: Type.Optional(Type.String()),
+  /** For a checkpoint already imported: the model it became. */
+  importedAs: Type.Optional(Type.String()),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 
@@ -231,3 +321,42 @@ export type QueueOrder = Static<typeof QueueOrder>;
 
 export const QueueState = Type.Object({ queue: Type.Array(JobView), paused: Type.Boolean() });
 export type QueueState = Static<typeof QueueState>;
+
+/** POST /api/png-info and POST /api/watermark/check: a picture to look into. */
+export const ImageProbeRequest = Type.Object(
+  {
+    image: Type.String({ minLength: 1, maxLength: LIMITS.imageChars, description: 'a data URL (PNG, JPEG or WebP) or the id of an image made here' }),
+    lengthBits: Type.Optional(Type.Integer({ minimum: 8, maximum: 4096, description: 'watermark only: bits to read (136 = "StableDiffusionV1")' })),
+  },
+  { additionalProperties: false },
+);
+export type ImageProbeRequest = Static<typeof ImageProbeRequest>;
+
+export const PngInfoResult = Type.Object({
+  parameters: Type.Union([Type.String(), Type.Null()], { description: 'the A1111 infotext (PNG parameters chunk or EXIF UserComment)' }),
+  source: Type.Union([Type.Literal('easel'), Type.Literal('a1111'), Type.Literal('invokeai'), Type.Literal('comfyui'), Type.Null()]),
+  fields: Type.Object({
+    prompt: Type.Optional(Type.String()),
+    negativePrompt: Type.Optional(Type.String()),
+    steps: Type.Optional(Type.Number()),
+    sampler: Type.Optional(Type.String({ description: "Easel's sampler id, when Easel has the image's sampler" })),
+    samplerName: Type.Optional(Type.String({ description: 'the sampler as the image names it' })),
+    cfgScale: Type.Optional(Type.Number()),
+    seed: Type.Optional(Type.Number()),
+    width: Type.Optional(Type.Number()),
+    height: Type.Optional(Type.Number()),
+    model: Type.Optional(Type.String()),
+    strength: Type.Optional(Type.Number()),
+  }),
+  params: Type.Record(Type.String(), Type.String(), { description: "the infotext's Key: value pairs" }),
+  items: Type.Record(Type.String(), Type.String(), { description: 'other text entries (ComfyUI prompt/workflow, InvokeAI metadata, …)' }),
+});
+export type PngInfoResult = Static<typeof PngInfoResult>;
+
+export const WatermarkCheckResult = Type.Object({
+  text: Type.String({ description: 'the bits read as UTF-8 (U+FFFD where they are not valid)' }),
+  bits: Type.Array(Type.Integer({ minimum: 0, maximum: 1 })),
+  matchesDefault: Type.Boolean({ description: 'the bits spell "StableDiffusionV1" exactly' }),
+  defaultBitsMatched: Type.Integer({ description: 'how many of the 136 bits of "StableDiffusionV1" were read right (about 68 is chance)' }),
+});
+export type WatermarkCheckResult = Static<typeof WatermarkCheckResult>;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { Health, ModelInfo, SamplerInfo } from './schemas.js';
+import { Health, SamplerInfo } from './schemas.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import { listSamplers } from '../pipeline/schedulers/samplers.js';
 
@@ -18,9 +18,6 @@ export function registerSystemRoutes(app: FastifyInstance, deps: SystemDeps): vo
     models: (await deps.registry.list()).length,
   }));
 
-  app.get('/api/models', { schema: { response: { 200: Type.Array(ModelInfo) } } }, async () =>
-    (await deps.registry.list()).map(({ dir: _dir, ...info }) => info),
-  );
-
+  // GET /api/models (by kind, with auto-import of dropped checkpoints) is in models.routes.ts.
   app.get('/api/samplers', { schema: { response: { 200: Type.Array(SamplerInfo) } } }, async () => listSamplers());
 }

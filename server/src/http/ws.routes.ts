@@ -4,10 +4,14 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import { encodePreviewFrame, type WsEvent } from './events.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import type { ModelEvent } from './models.schemas.js';
 
 const MAX_BUFFERED_BYTES = 1 << 20;
 
-export function registerWsRoutes(app: FastifyInstance, deps: { queue: JobQueue }): void {
+export function registerWsRoutes(
+  app: FastifyInstance,
+  deps: { queue: JobQueue; /** model.import.* and model.download.* (models/model-services.ts) */ modelEvents?: { on(name: 'event', listener: (event: ModelEvent) => void): unknown } },
+): void {
   const { queue } = deps;
   const clients = new Set<WebSocket>();
 
@@ -23,6 +27,7 @@ export function registerWsRoutes(app: FastifyInstance, deps: { queue: JobQueue }
   queue.on('failed', (job, error) => broadcast({ type: 'job.failed', job, error }));
   queue.on('cancelled', (job) => broadcast({ type: 'job.cancelled', job }));
   queue.on('changed', () => broadcast({ type: 'queue', queue: queue.snapshot(), paused: queue.paused }));
+  deps.modelEvents?.on('event', broadcast);
   queue.on('preview', (header, jpeg) => {
     const frame = encodePreviewFrame(header, jpeg);
     for (const socket of clients) {

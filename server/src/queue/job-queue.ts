@@ -7,6 +7,7 @@ import type { ErrorInfo, JobView, Progress, ResolvedJob } from '../http/schemas.
 import type { PreviewHeader } from '../http/events.js';
 import type { FromWorker, JobTimings, RenderJob } from '../worker/protocol.js';
 import type { JobStore, StoredJob } from './job-store.js';
+import { fairOrder, ownerKey } from './fair-order.js';
 
 /** What the queue needs from the worker host; tests may pass a fake. */
 export interface RenderBackend {
@@ -30,6 +31,8 @@ interface Job extends StoredJob {
   timings?: JobTimings;
   firstStepAt: number | null;
   cancelRequested: boolean;
+  /** When the running filter stage began (its progress message with step 0). */
+  stageStartedAt?: number;
 }
 
 const RECENT_LIMIT = 200;
@@ -41,12 +44,15 @@ export class JobQueue extends EventEmitter<QueueEvents> {
   private running: Job | undefined;
   private readonly finished: Job[] = [];
   private readonly byId = new Map<string, Job>();
+  /** Each owner's last turn (see fair-order.ts): `waiting` keeps submission order, turns decide who is next. */
+  private readonly lastTurn = new Map<string, number>();
+  private turns = 0;
   /** While paused, the running job finishes but no new one starts. */
   paused = false;
 
   constructor(
     private readonly backend: RenderBackend,
-    private readonly context: { outputsDir: string; inputsDir: string; version: string },
+    private readonly context: { outputsDir: string; inputsDir: string; version: string; modelsDir?: string },
     private readonly store?: JobStore,
   ) {
     super();
@@ -110,9 +116,22 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return stored && this.view(this.fromStore(stored));
   }
 
-  /** The running job first, then the queued ones in order. */
+  /** The running job first, then the queued ones in the order they will run. */
   snapshot(): JobView[] {
-    return [...(this.running ? [this.running] : []), ...this.waiting].map((j) => this.view(j));
+    const order = this.queued();
+    return [...(this.running ? [this.running] : []), ...order].map((j) => this.view(j, order));
+  }
+
+  /** Who submitted a job (null for jobs from before owners were recorded); undefined when unknown. */
+  /** Who submitted the job that made an image (undefined when the image is unknown). */
+  imageOwner(imageId: string): string | null | undefined {
+    const jobId = this.store?.jobOfImage(imageId);
+    return jobId === undefined ? undefined : this.ownerOf(jobId);
+  }
+
+  ownerOf(id: string): string | null | undefined {
+    const job = this.byId.get(id) ?? this.store?.get(id);
+    return job ? job.owner : undefined;
   }
 
   recent(): JobView[] {
@@ -167,7 +186,8 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   /**
    * Puts the queued jobs named in `ids` in that order, ahead of any queued job not named (whose order is kept).
-   * Returns the ids that are not queued, if any, and then changes nothing.
+   * Returns the ids that are not queued, if any, and then changes nothing. With several owners waiting they still
+   * take turns; this order holds within each owner's jobs.
    */
   reorder(ids: readonly string[]): string[] {
     const unknown = ids.filter((id) => this.byId.get(id)?.state !== 'queued');
@@ -190,8 +210,10 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   private pump(): void {
     if (this.running || this.paused) return;
-    const next = this.waiting.shift();
+    const next = this.queued()[0];
     if (!next) return;
+    this.waiting.splice(this.waiting.indexOf(next), 1);
+    this.lastTurn.set(ownerKey(next.owner), ++this.turns);
     this.running = next;
     next.state = 'running';
     next.startedAt = new Date().toISOString();
@@ -211,6 +233,15 @@ export class JobQueue extends EventEmitter<QueueEvents> {
         break;
       case 'progress': {
         const now = Date.now();
+        if (message.stage) {
+          // A filter after decoding (tiles of an upscale…): its own units and pace, apart from the denoising ETA.
+          if (message.step === 0) job.stageStartedAt = now;
+          const perUnit = message.step > 0 ? (now - (job.stageStartedAt ?? now)) / message.step : 0;
+          const { step, totalSteps, image, stage } = message;
+          job.progress = { step, totalSteps, image, count: job.request.count, etaMs: Math.round(perUnit * (totalSteps - step)), msPerStep: Math.round(perUnit), stage };
+          this.emit('progress', job.id, job.progress);
+          break;
+        }
         job.firstStepAt ??= now;
         const total = message.totalSteps * job.request.count;
         const done = message.image * message.totalSteps + message.step;
@@ -281,11 +312,16 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     return { ...stored, firstStepAt: null, cancelRequested: false };
   }
 
-  private view(job: Job): JobView {
+  /** The queued jobs in the order they will run: owners take turns. */
+  private queued(): Job[] {
+    return fairOrder(this.waiting, this.lastTurn);
+  }
+
+  private view(job: Job, order?: readonly Job[]): JobView {
     return {
       id: job.id,
       state: job.state,
-      position: job.state === 'queued' ? this.waiting.indexOf(job) + 1 : 0,
+      position: job.state === 'queued' ? (order ?? this.queued()).indexOf(job) + 1 : 0,
       progress: job.progress,
       images: [...job.images],
       error: job.error,

@@ -174,12 +174,16 @@ export class JobStore {
     });
   }
 
+  /** The id of the job that made an image, or undefined if the gallery does not know it. */
+  jobOfImage(id: string): string | undefined {
+    return (this.statements.imageJob.get(id) as { job_id: string } | undefined)?.job_id;
+  }
+
   /** Removes an image from the gallery; returns the id of the job that made it, or undefined if unknown. */
   deleteImage(id: string): string | undefined {
-    const row = this.statements.imageJob.get(id) as { job_id: string } | undefined;
-    if (!row) return undefined;
-    this.statements.deleteImage.run(id);
-    return row.job_id;
+    const jobId = this.jobOfImage(id);
+    if (jobId) this.statements.deleteImage.run(id);
+    return jobId;
   }
 
   /** Every image ever made here, newest first; `q` searches prompts, `model` filters. */

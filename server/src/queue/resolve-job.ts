@@ -4,6 +4,8 @@ import { badRequest } from '../http/errors.js';
 import type { JobRequest, ResolvedJob } from '../http/schemas.js';
 import type { ImageInputs } from '../images/image-inputs.js';
 import type { ModelRegistry } from '../models/model-registry.js';
+import { resolveFilterChain } from '../filters/resolve-filters.js';
+import { NAME_TOKENS, unknownTokens } from '../images/file-names.js';
 import { DEFAULT_SAMPLER, findSampler, listSamplers } from '../pipeline/schedulers/samplers.js';
 
 export const JOB_DEFAULTS = {
@@ -59,6 +61,14 @@ export async function resolveJob(
           ...(body.mask === undefined ? {} : { mask: await deps.images.resolve(body.mask, 'mask') }),
           ...(body.preserveColors ? { preserveColors: true } : {}),
         };
+  for (const field of ['folder', 'fileName'] as const) {
+    const unknown = unknownTokens(body.saveAs?.[field] ?? '');
+    if (unknown.length) {
+      throw badRequest('EASEL_ERR_INVALID', `saveAs.${field}: [${unknown[0]}] is not a name token; use ${NAME_TOKENS.map((t) => `[${t}]`).join(' ')}`, `saveAs.${field}`);
+    }
+  }
+  const size = { width: body.width ?? JOB_DEFAULTS.width, height: body.height ?? JOB_DEFAULTS.height };
+  const filters = await resolveFilterChain(body, registry.modelsDir, size);
   const seed = body.seed === undefined || body.seed === -1 ? randomInt(0, 2 ** 32) : body.seed;
   return {
     modelDir: model.dir,
@@ -76,6 +86,8 @@ export async function resolveJob(
       outputFormat: body.outputFormat ?? JOB_DEFAULTS.outputFormat,
       quality: body.quality ?? JOB_DEFAULTS.quality,
       ...init,
+      ...filters,
+      ...(body.saveAs ? { saveAs: body.saveAs } : {}),
     },
   };
 }

@@ -1,6 +1,6 @@
 // Messages between the main thread and the render worker. Both sides import these unions, so a message that
 // one side sends and the other does not handle is a type error.
-import type { ResolvedJob } from '../http/schemas.js';
+import type { Progress, ResolvedJob } from '../http/schemas.js';
 
 export interface RenderJob extends ResolvedJob {
   id: string;
@@ -8,6 +8,8 @@ export interface RenderJob extends ResolvedJob {
   outputsDir: string;
   /** Where uploaded init images and masks are kept. */
   inputsDir: string;
+  /** The model store root, where filter models live (`<models>/upscaler/…`, `<models>/.builtin/…`). */
+  modelsDir?: string;
   version: string;
 }
 
@@ -43,7 +45,8 @@ export interface WorkerError {
 export type FromWorker =
   | { type: 'ready'; devices: { id: string; name: string; reason: string }[] }
   | { type: 'started'; jobId: string }
-  | { type: 'progress'; jobId: string; image: number; step: number; totalSteps: number }
+  /** Denoising steps, or with `stage` the units (tiles…) of a filter run after decoding. */
+  | { type: 'progress'; jobId: string; image: number; step: number; totalSteps: number; stage?: Progress['stage'] }
   | { type: 'preview'; jobId: string; image: number; step: number; totalSteps: number; jpeg: Uint8Array; width: number; height: number }
   | { type: 'image'; jobId: string; image: WorkerImage }
   | { type: 'finished'; jobId: string; outcome: 'done' | 'cancelled'; timings?: JobTimings }

@@ -10,32 +10,40 @@ import { latentsToRgb } from '../pipeline/preview/latent-preview.js';
 import { findSampler } from '../pipeline/schedulers/samplers.js';
 import { loadSdModel, onnxStats, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
 import { generate } from '../pipeline/generate.js';
+import { chooseExecutionProvider } from '../pipeline/onnx/execution-provider.js';
+import { applyFilterChain, withFilterParams } from '../filters/filter-chain.js';
+import { chainHooks, previewFilter, runFilterJob } from '../filters/filter-job.js';
 import { loadInit } from './job-images.js';
+import { WarmModels } from './warm-models.js';
+import { saveOutput } from './save-output.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('render-worker must run in a worker thread');
 
 const PREVIEW_SIDE = 256;
-let loaded: SdModel | undefined;
+// Loaded lazily, kept warm; others are released first when memory is short (warm-models.ts).
+const models = new WarmModels<SdModel>({
+  load: async (id, dir) => loadSdModel(id, dir, { threads: availableParallelism(), providers: (await provider).providers }),
+  release: releaseSdModel,
+});
 const cancelled = new Set<string>();
 let running: Promise<void> = Promise.resolve();
+// Chosen once, before the first model loads (a load waits for it); /api/health reports it with its reason.
+const provider = chooseExecutionProvider();
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(message, transfer);
 }
 
-async function modelFor(job: RenderJob): Promise<SdModel> {
-  if (loaded && loaded.dir === job.modelDir) return loaded;
-  if (loaded) await releaseSdModel(loaded);
-  loaded = undefined;
-  loaded = await loadSdModel(job.model, job.modelDir, { threads: availableParallelism() });
-  return loaded;
+function modelFor(job: RenderJob): Promise<SdModel> {
+  return models.get(job.model, job.modelDir);
 }
 
 async function run(job: RenderJob): Promise<void> {
+  const hooks = { send, shouldStop: () => cancelled.has(job.id), done: () => void cancelled.delete(job.id) };
+  if (job.kind === 'filter') return runFilterJob(job, hooks);
   send({ type: 'started', jobId: job.id });
-  const store = new OutputStore(job.outputsDir);
   const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
   const startedAt = performance.now();
   let before = { ms: 0, runs: 0 };
@@ -46,6 +54,7 @@ async function run(job: RenderJob): Promise<void> {
     const init = await loadInit(job);
     for (let index = 0; index < job.count; index++) {
       const seed = (job.seed + index) % 4_294_967_296;
+      const shownPreview = previewFilter(job);
       const result = await generate(
         model,
         { ...job, seed, ...(init ? { init } : {}) },
@@ -53,7 +62,7 @@ async function run(job: RenderJob): Promise<void> {
           shouldStop: () => cancelled.has(job.id),
           onStep: async (info) => {
             send({ type: 'progress', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps });
-            const preview = await encodePreview(latentsToRgb(info.predOriginal, info.latentWidth, info.latentHeight), PREVIEW_SIDE);
+            const preview = await encodePreview(await shownPreview(latentsToRgb(info.predOriginal, info.latentWidth, info.latentHeight)), PREVIEW_SIDE);
             const jpeg = new Uint8Array(preview.jpeg);
             send(
               { type: 'preview', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps, jpeg, width: preview.width, height: preview.height },
@@ -64,12 +73,13 @@ async function run(job: RenderJob): Promise<void> {
       );
       if (!result) break;
       const { partial } = result;
-      const image = job.preserveColors && init ? preserveColors(result.image, init.image) : result.image;
-      const parameters = formatInfotext({ ...job, seed, sampler: samplerName, model: job.model, ...(init ? { strength: init.strength } : {}) });
+      const decoded = job.preserveColors && init ? preserveColors(result.image, init.image) : result.image;
+      const { image, params } = await applyFilterChain(decoded, job, chainHooks(job, index, hooks), { partial });
+      const parameters = withFilterParams(formatInfotext({ ...job, seed, sampler: samplerName, model: job.model, ...(init ? { strength: init.strength } : {}) }), params);
       const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
       const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
       const imageId = OutputStore.imageId(job.id, index);
-      const file = await store.save(imageId, job.outputFormat, bytes);
+      const file = await saveOutput(job, { imageId, index, seed, width: image.width, height: image.height, bytes, parameters, easel });
       send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height, partial } });
       if (partial) break;
     }
@@ -84,8 +94,8 @@ async function run(job: RenderJob): Promise<void> {
 }
 
 /** The request as the user gave it, without the worker's own plumbing (paths, ids). */
-function pick(job: RenderJob): Omit<RenderJob, 'id' | 'modelDir' | 'outputsDir' | 'inputsDir' | 'version' | 'seed'> {
-  const { id: _id, modelDir: _m, outputsDir: _o, inputsDir: _i, version: _v, seed: _s, ...request } = job;
+function pick(job: RenderJob): Omit<RenderJob, 'id' | 'modelDir' | 'modelsDir' | 'outputsDir' | 'inputsDir' | 'version' | 'seed'> {
+  const { id: _id, modelDir: _m, modelsDir: _ms, outputsDir: _o, inputsDir: _i, version: _v, seed: _s, ...request } = job;
   return request;
 }
 
@@ -99,11 +109,11 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'shutdown':
       void running.then(async () => {
-        if (loaded) await releaseSdModel(loaded);
+        await models.releaseAll();
         port.close();
       });
       break;
   }
 });
 
-send({ type: 'ready', devices: [{ id: 'cpu', name: 'CPU', reason: 'onnxruntime CPU execution provider' }] });
+void provider.then((choice) => send({ type: 'ready', devices: [choice.device] }));

@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { existsSync } from 'node:fs';
 import { floatTensor, type FloatTensor } from '../tensor.js';
 import { fromFloat16Bits, toFloat16Bits } from './float16.js';
+import { createCached } from './optimized-model-cache.js';
 
 export interface ValueInfo {
   name: string;
@@ -14,6 +15,20 @@ export interface ValueInfo {
 
 export interface SessionOptions {
   threads?: number;
+  /** Execution providers in order of preference (execution-provider.ts chooses them); the CPU when not given. */
+  providers?: readonly ('cuda' | 'cpu')[];
+  /**
+   * onnxruntime's CPU memory arena (default on): it keeps freed blocks for the next run, which is faster, and
+   * never hands them back to the system. Low-memory mode turns it off.
+   */
+  memArena?: boolean;
+  /** Plans each run's buffers from the last run's shapes (default on). */
+  memPattern?: boolean;
+  /**
+   * Where optimized graphs are kept (optimized-model-cache.ts): the first load saves onnxruntime's optimized
+   * graph there, later loads read it and skip the optimizer, which is most of a large model's load time.
+   */
+  optimizedCacheDir?: string;
 }
 
 /** A value to feed: float data is converted to the input's dtype; integer data to int32/int64 as declared. */
@@ -29,21 +44,31 @@ export class OnnxModel {
 
   private constructor(
     readonly path: string,
-    private readonly session: ort.InferenceSession,
+    private session: ort.InferenceSession | undefined,
+    private readonly options: SessionOptions,
   ) {
-    this.inputs = describe(session.inputNames, session.inputMetadata);
-    this.outputs = describe(session.outputNames, session.outputMetadata);
+    this.inputs = describe(session!.inputNames, session!.inputMetadata);
+    this.outputs = describe(session!.outputNames, session!.outputMetadata);
+  }
+
+  /** False after unload() until the next run() loads the session again. */
+  get loaded(): boolean {
+    return this.session !== undefined;
+  }
+
+  /**
+   * Frees the session (weights and buffers) but keeps what callers read (inputs, outputs, stats); the next run()
+   * loads it again. Low-memory mode holds one network at a time this way.
+   */
+  async unload(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.release();
   }
 
   static async load(path: string, options: SessionOptions = {}): Promise<OnnxModel> {
     if (!existsSync(path)) throw new Error(`model file not found: ${path}`);
-    const session = await ort.InferenceSession.create(path, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    });
-    return new OnnxModel(path, session);
+    return new OnnxModel(path, await createSession(path, options), options);
   }
 
   input(name: string): ValueInfo | undefined {
@@ -63,6 +88,8 @@ export class OnnxModel {
       }
       ortFeeds[info.name] = toOrt(feed, info, this.path);
     }
+    // Loading again after unload() is not run time: the stats stay the time spent computing.
+    this.session ??= await createSession(this.path, this.options);
     const started = performance.now();
     const result = await this.session.run(ortFeeds);
     this.stats.runs += 1;
@@ -76,8 +103,21 @@ export class OnnxModel {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.unload();
   }
+}
+
+async function createSession(path: string, options: SessionOptions): Promise<ort.InferenceSession> {
+  const base: ort.InferenceSession.SessionOptions = {
+    executionProviders: [...(options.providers ?? ['cpu'])],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+    ...(options.memArena === false ? { enableCpuMemArena: false } : {}),
+    ...(options.memPattern === false ? { enableMemPattern: false } : {}),
+  };
+  if (!options.optimizedCacheDir) return ort.InferenceSession.create(path, base);
+  return createCached(path, base, options.optimizedCacheDir, (file, o) => ort.InferenceSession.create(file, o), ort.env.versions.node ?? '');
 }
 
 function describe(names: readonly string[], metadata: readonly ort.InferenceSession.ValueMetadata[]): ValueInfo[] {
@@ -96,6 +136,9 @@ function toOrt(feed: Feed, info: ValueInfo, path: string): ort.Tensor {
       return new ort.Tensor('float32', feed.kind === 'float' ? feed.data : Float32Array.from(feed.data), dims);
     case 'float16':
       return new ort.Tensor('float16', toFloat16Bits(feed.kind === 'float' ? feed.data : Float32Array.from(feed.data)), dims);
+    case 'float64':
+      // CodeFormer exports (facefusion's) take their fidelity weight as a double.
+      return new ort.Tensor('float64', Float64Array.from(feed.data), dims);
     case 'int32':
       return new ort.Tensor('int32', feed.kind === 'int' ? feed.data : Int32Array.from(feed.data, Math.round), dims);
     case 'int64':
