@@ -177,11 +177,12 @@ test('the prediction type: flag over config folder; v_pred marker and LDM yaml a
   assert.equal(yamlPrediction(join(dir, 'nothing-here.safetensors')), undefined);
 });
 
-test('without a tokenizer the import stops before writing, naming what is missing', async (t) => {
+test('without any tokenizer (none given, the bundled vocabulary missing) the import stops before writing', async (t) => {
   if (!HAVE_DATA) return t.skip(SKIP);
   const outDir = join(dir, 'no-tokenizer');
+  const bundledTokenizerDir = join(dir, 'no-bundled-vocabulary');
   await assert.rejects(
-    importCheckpoint({ source: join(DATA, 'tiny-sd2v', 'tiny-sd2v.safetensors'), outDir }),
+    importCheckpoint({ source: join(DATA, 'tiny-sd2v', 'tiny-sd2v.safetensors'), outDir, bundledTokenizerDir }),
     /SD 2\.x CLIP tokenizer.*vocab\.json.*merges\.txt.*configDir/s,
   );
   assert.equal(existsSync(outDir), false, 'nothing written');

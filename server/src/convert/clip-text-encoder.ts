@@ -11,13 +11,15 @@ export interface BuildOptions {
   /** Real weights (diffusers names); seeded random weights without. */
   weights?: WeightSource;
   seed?: number;
+  /** onnxruntime's fused attention contrib op where possible (GraphBuilderOptions.fusedAttention). */
+  fusedAttention?: boolean;
 }
 
 const CLIP_PROJECTIONS = { q: 'q_proj', k: 'k_proj', v: 'v_proj', out: 'out_proj' };
 
 export function buildClipTextEncoder(config: TextEncoderConfig, opts: BuildOptions = {}): ModelDef {
   const dim = config.hiddenSize;
-  const b = new GraphBuilder('text_encoder', { seed: opts.seed, weights: opts.weights });
+  const b = new GraphBuilder('text_encoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
   const ids = b.input('input_ids', 'int32', ['batch', 'sequence']);
 
   // Embeddings: token table lookup plus the first `sequence` rows of the position table.

@@ -45,6 +45,11 @@ export interface GraphBuilderOptions {
   opset?: number;
   irVersion?: number;
   producerName?: string;
+  /**
+   * Attention as onnxruntime's com.microsoft MultiHeadAttention (flash attention on the CPU: no S×S score matrix)
+   * where nn-layers can; plain MatMul/Softmax otherwise. Off by default: other runtimes lack the contrib op.
+   */
+  fusedAttention?: boolean;
 }
 
 export interface WeightOptions {
@@ -56,6 +61,7 @@ export interface WeightOptions {
 export class GraphBuilder {
   readonly seed: number;
   readonly weights: WeightSource | undefined;
+  readonly fusedAttention: boolean;
   private readonly opset: number;
   private readonly irVersion: number;
   private readonly producerName: string;
@@ -66,6 +72,7 @@ export class GraphBuilder {
   /** Every value, initializer and node name in use: ONNX requires them unique within the graph. */
   private readonly usedNames = new Set<string>();
   private readonly constants = new Map<string, string>();
+  private usesContribOps = false;
 
   constructor(
     readonly name: string,
@@ -73,6 +80,7 @@ export class GraphBuilder {
   ) {
     this.seed = opts.seed ?? 0;
     this.weights = opts.weights;
+    this.fusedAttention = opts.fusedAttention ?? false;
     this.opset = opts.opset ?? 14;
     this.irVersion = opts.irVersion ?? 7;
     this.producerName = opts.producerName ?? 'easel';
@@ -192,6 +200,15 @@ export class GraphBuilder {
     return this.node(opType, inputs, 1, attrs, hint ?? opType)[0];
   }
 
+  /** A single-output onnxruntime contrib op (com.microsoft domain); the model then imports that domain. */
+  contribOp(opType: string, inputs: readonly string[], attrs: Readonly<Record<string, AttrInput>> = {}, hint?: string): string {
+    const output = this.op(opType, inputs, attrs, hint);
+    const node = this.nodes[this.nodes.length - 1] as NodeDef;
+    this.nodes[this.nodes.length - 1] = { ...node, domain: CONTRIB_DOMAIN };
+    this.usesContribOps = true;
+    return output;
+  }
+
   /** A name not used yet in this graph: `prefix`, else `prefix_1`, `prefix_2`… */
   uniqueName(prefix: string): string {
     const name = this.freeName(prefix);
@@ -204,7 +221,7 @@ export class GraphBuilder {
     return {
       irVersion: this.irVersion,
       producerName: this.producerName,
-      opsetImports: [{ domain: '', version: this.opset }],
+      opsetImports: [{ domain: '', version: this.opset }, ...(this.usesContribOps ? [{ domain: CONTRIB_DOMAIN, version: 1 }] : [])],
       graph: {
         name: this.name,
         nodes: [...this.nodes],
@@ -240,6 +257,8 @@ export class GraphBuilder {
     this.usedNames.add(name);
   }
 }
+
+const CONTRIB_DOMAIN = 'com.microsoft';
 
 /** Equal once size-1 axes are dropped: a 1×1 conv kernel [o, i, 1, 1] can feed a Linear [o, i], a norm scale [c] a [c, 1, 1]. */
 function sameShapeUpToOnes(a: readonly number[], b: readonly number[]): boolean {

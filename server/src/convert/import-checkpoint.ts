@@ -5,6 +5,7 @@
 import { existsSync, openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
+import { hasBundledTokenizer, writeBundledTokenizer } from './bundled-tokenizer.js';
 import { buildClipTextEncoder } from './clip-text-encoder.js';
 import { detectCheckpoint } from './checkpoint-keys.js';
 import type { CheckpointInfo, Family } from './checkpoint-keys.js';
@@ -57,6 +58,8 @@ export interface ImportOptions {
   /** The VAE encoder's output: the posterior mean (default, deterministic) or a sample as diffusers' export. */
   vaeEncoderOutput?: 'mean' | 'sample';
   overwrite?: boolean;
+  /** Where the bundled CLIP vocabulary lives (default models/tokenizers/clip); tests point it elsewhere. */
+  bundledTokenizerDir?: string;
   onProgress?(p: ImportProgress): void;
 }
 
@@ -69,6 +72,8 @@ export interface ImportResult {
   predictionType: PredictionType;
   /** Where each network's architecture came from. */
   configSources: Record<'textEncoder' | 'unet' | 'vae', ConfigSource>;
+  /** `copied` from the config folder or diffusers source; `bundled`: Easel's CLIP vocabulary for the family. */
+  tokenizerSource: 'copied' | 'bundled';
   components: Record<string, WrittenModel>;
   warnings: string[];
 }
@@ -132,9 +137,11 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
 
   try {
     // Everything that can be refused is checked before gigabytes get written.
+    // A config folder's (or diffusers source's) own tokenizer wins; a single file gets the bundled CLIP vocabulary.
     const tokenizer = findTokenizer([configDir, isFolder ? source : undefined]);
-    if (!tokenizer) throw new Error(missingTokenizerMessage(info.family, [configDir].filter((d): d is string => !!d)));
-    const pad = tokenizerPad(tokenizer);
+    const bundled = !tokenizer && hasBundledTokenizer(opts.bundledTokenizerDir);
+    if (!tokenizer && !bundled) throw new Error(missingTokenizerMessage(info.family, [configDir].filter((d): d is string => !!d)));
+    const pad = tokenizer ? tokenizerPad(tokenizer) : undefined;
     if (pad !== undefined && (pad === '!') !== (info.family === 'sd2')) {
       warnings.push(`the tokenizer pads with "${pad}", unusual for ${info.description} (SD 2.x pads with "!", SD 1.x with <|endoftext|>)`);
     }
@@ -190,7 +197,8 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
       }
 
       opts.onProgress?.({ stage: 'files', done: 0, total: 1 });
-      await copyTokenizer(tokenizer, join(work, 'tokenizer'));
+      if (tokenizer) await copyTokenizer(tokenizer, join(work, 'tokenizer'));
+      else await writeBundledTokenizer(info.family, join(work, 'tokenizer'), opts.bundledTokenizerDir);
       await mkdir(join(work, 'scheduler'), { recursive: true });
       await writeJson(join(work, 'scheduler', 'scheduler_config.json'), scheduler);
       const name = opts.name ?? basename(source, extname(source));
@@ -206,6 +214,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
         inpainting: info.inpainting,
         predictionType: prediction,
         configSources,
+        tokenizerSource: tokenizer ? 'copied' : 'bundled',
         components,
         warnings,
       };
@@ -223,7 +232,7 @@ function describe(family: Family, inpainting: boolean): string {
 }
 
 /** Pickle checkpoints can run arbitrary code when unpickled, and reading them needs PyTorch. */
-function refusePickle(path: string): void {
+export function refusePickle(path: string): void {
   const ext = extname(path).toLowerCase();
   const head = Buffer.alloc(4);
   const fd = openSync(path, 'r');

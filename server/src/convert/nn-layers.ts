@@ -198,6 +198,11 @@ export function attention(
   const q = linear(b, x, `${name}.${proj.q}`, dim, dim, { bias });
   const k = linear(b, kvInput, `${name}.${proj.k}`, kvDim, dim, { bias });
   const v = linear(b, kvInput, `${name}.${proj.v}`, kvDim, dim, { bias });
+  if (b.fusedAttention && !opts.mask) {
+    // Its CPU kernel runs flash attention when there is no mask: scores are never materialized.
+    const fused = b.contribOp('MultiHeadAttention', [q, k, v], { num_heads: heads }, `${name}/MultiHeadAttention`);
+    return linear(b, fused, `${name}.${proj.out}`, dim, dim);
+  }
 
   // [B, N, dim] → [B, heads, N, headDim]; keys go straight to [B, heads, headDim, N] for the MatMul.
   const headShape = b.constInt64([0, 0, heads, headDim]);

@@ -1,5 +1,6 @@
 // The small JSON/text files of a diffusers ONNX folder: model_index.json, the scheduler config (as SD 1.5 and
-// SD 2.1 ship them, or the config folder's), and the tokenizer files copied from a config folder.
+// SD 2.1 ship them, or the config folder's), and the tokenizer files copied from a config folder (the bundled
+// vocabulary for checkpoints without one is bundled-tokenizer.ts).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,7 +107,8 @@ export function missingTokenizerMessage(family: Family, searched: readonly strin
         'special_tokens_map.json, tokenizer_config.json; pad token "!")';
   const where = searched.length > 0 ? ` No tokenizer/ folder with vocab.json and merges.txt in: ${searched.join(', ')}.` : '';
   return (
-    `A single-file checkpoint carries no tokenizer, and Easel cannot download one: the converted model needs ${which}.` +
+    `A single-file checkpoint carries no tokenizer, and Easel's own CLIP vocabulary (models/tokenizers/clip) is missing ` +
+    `from this install: the converted model needs ${which}.` +
     `${where} Pass configDir (CLI: --config): a folder with a tokenizer/ subfolder (for example a diffusers folder of the same model family).`
   );
 }

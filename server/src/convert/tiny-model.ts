@@ -65,6 +65,8 @@ const TINY_VAE: VaeConfig = {
 
 export interface TinyModelOptions {
   seed?: number;
+  /** onnxruntime's fused attention contrib op (GraphBuilderOptions.fusedAttention): same weights, other graph. */
+  fusedAttention?: boolean;
 }
 
 /** Keys and values of a diffusers ONNX export without safety checker. */
@@ -99,6 +101,7 @@ const SCHEDULER_CONFIG = {
 
 export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): Promise<void> {
   const seed = opts.seed ?? 0;
+  const fusedAttention = opts.fusedAttention ?? false;
   await mkdir(dir, { recursive: true });
 
   // The tokenizer first: the text encoder's embedding table must cover every id it can produce.
@@ -107,16 +110,16 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   await writeTinyTokenizer(tokenizerDir);
   const vocabSize = await readVocabSize(join(tokenizerDir, 'vocab.json'));
 
-  await writeComponent(dir, 'text_encoder', buildClipTextEncoder(tinyTextEncoder(vocabSize), { seed }));
+  await writeComponent(dir, 'text_encoder', buildClipTextEncoder(tinyTextEncoder(vocabSize), { seed, fusedAttention }));
   // The UNet keeps its weights in weights.pb, as diffusers' exporter does (real UNets exceed protobuf's 2 GB),
   // so loaders get exercised on external data. A strong time projection and a noise-sized output (real UNets
   // zero-initialise conv_out), so predictions at different timesteps differ clearly (tests rely on it).
-  await writeComponent(dir, 'unet', buildUnet(TINY_UNET, { seed, randomGains: { temb: 3, convOut: 1.5 } }), {
+  await writeComponent(dir, 'unet', buildUnet(TINY_UNET, { seed, fusedAttention, randomGains: { temb: 3, convOut: 1.5 } }), {
     externalDataFile: 'weights.pb',
   });
   // Gain chosen so pixels land mostly within [-1, 1] with some overshoot, as a real decoder's do.
-  await writeComponent(dir, 'vae_decoder', buildVaeDecoder(TINY_VAE, { seed, randomOutGain: 0.8 }));
-  await writeComponent(dir, 'vae_encoder', buildVaeEncoder(TINY_VAE, { seed }));
+  await writeComponent(dir, 'vae_decoder', buildVaeDecoder(TINY_VAE, { seed, fusedAttention, randomOutGain: 0.8 }));
+  await writeComponent(dir, 'vae_encoder', buildVaeEncoder(TINY_VAE, { seed, fusedAttention }));
 
   await writeJson(join(dir, 'model_index.json'), MODEL_INDEX);
   await mkdir(join(dir, 'scheduler'), { recursive: true });

@@ -27,7 +27,7 @@ export function buildVaeDecoder(config: VaeConfig, opts: VaeBuildOptions = {}): 
   const channels = config.blockOutChannels;
   const levels = channels.length;
   const groups = config.normGroups;
-  const b = new GraphBuilder('vae_decoder', { seed: opts.seed, weights: opts.weights });
+  const b = new GraphBuilder('vae_decoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
   const latent = b.input('latent_sample', 'float32', ['batch', 'channels', 'height', 'width']);
 
   let h = conv2d(b, latent, 'post_quant_conv', config.latentChannels, config.latentChannels, { kernel: 1 });
@@ -63,7 +63,7 @@ export function buildVaeEncoder(config: VaeConfig, opts: VaeEncoderBuildOptions 
   const levels = channels.length;
   const groups = config.normGroups;
   const latentChannels = config.latentChannels;
-  const b = new GraphBuilder('vae_encoder', { seed: opts.seed, weights: opts.weights });
+  const b = new GraphBuilder('vae_encoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
   const image = b.input('sample', 'float32', ['batch', 'channels', 'height', 'width']);
 
   let current = channels[0];

@@ -1,9 +1,14 @@
-// What is installed: Stable Diffusion models in the diffusers ONNX layout under `<models>/stable-diffusion/<name>/`.
+// What is installed: Stable Diffusion models in the diffusers ONNX layout under `<models>/stable-diffusion/<name>/`
+// (and A1111's `Stable-diffusion/`), plus, by kind, upscalers, face restorers and the rest (model-scan.ts).
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelInfo } from '../http/schemas.js';
+import { kindFolders, listCheckpoints, listSingleNetworkModels, visibleEntries, type StoreKind } from './model-scan.js';
 
 export const REQUIRED_COMPONENTS = ['tokenizer', 'text_encoder', 'unet', 'vae_decoder'] as const;
+const OPTIONAL_COMPONENTS = ['vae_encoder', 'scheduler'] as const;
+/** What `GET /api/models?kind=` can ask for: a store kind, single-file checkpoints, or everything. */
+export type ListKind = StoreKind | 'checkpoint' | 'all';
 
 export interface InstalledModel extends ModelInfo {
   dir: string;
@@ -16,46 +21,58 @@ export class ModelRegistry {
     return join(this.modelsDir, 'stable-diffusion');
   }
 
-  /** Scans the store afresh each call, so models dropped in while running show up. */
+  /**
+   * Stable Diffusion model folders, scanned afresh each call so models dropped in while running show up. Symbolic
+   * links count too: people link models in from other tools' folders. A name in both Easel's and A1111's folder is
+   * listed once, from Easel's.
+   */
   async list(): Promise<InstalledModel[]> {
-    let names: string[];
-    try {
-      const entries = await readdir(this.stableDiffusionDir, { withFileTypes: true });
-      // Symbolic links count too: people link models in from other tools' folders.
-      const dirs = await Promise.all(
-        entries.map(async (e) =>
-          !e.name.startsWith('.') && (e.isDirectory() || (e.isSymbolicLink() && (await stat(join(this.stableDiffusionDir, e.name)).then((s) => s.isDirectory(), () => false)))),
-        ),
-      );
-      names = entries.filter((_, i) => dirs[i]).map((e) => e.name).sort();
-    } catch {
-      return [];
+    const found = new Map<string, string>();
+    for (const folder of await kindFolders(this.modelsDir, 'stable-diffusion')) {
+      for (const [name, isDir] of await visibleEntries(folder)) if (isDir && !found.has(name)) found.set(name, join(folder, name));
     }
-    const models = await Promise.all(names.map((name) => this.describe(name)));
+    const names = [...found.keys()].sort();
+    const models = await Promise.all(names.map((name) => this.describe(name, found.get(name)!)));
     return models.filter((m): m is InstalledModel => m !== undefined);
+  }
+
+  /** Models of one kind, `checkpoint` for single files waiting to be imported, or `all`. */
+  async listKind(kind: ListKind): Promise<InstalledModel[]> {
+    if (kind === 'stable-diffusion') return this.list();
+    if (kind === 'checkpoint') return listCheckpoints(this.modelsDir);
+    if (kind === 'all') {
+      const kinds = ['stable-diffusion', 'checkpoint', 'upscaler', 'face-restore', 'nsfw', 'vae-approx'] as const;
+      return (await Promise.all(kinds.map((k) => this.listKind(k)))).flat();
+    }
+    return listSingleNetworkModels(this.modelsDir, kind);
   }
 
   async get(id: string): Promise<InstalledModel | undefined> {
     return (await this.list()).find((m) => m.id === id);
   }
 
-  private async describe(name: string): Promise<InstalledModel | undefined> {
-    const dir = join(this.stableDiffusionDir, name);
+  private async describe(name: string, dir: string): Promise<InstalledModel | undefined> {
     const index = await readFile(join(dir, 'model_index.json'), 'utf8').then(
       (text) => JSON.parse(text) as Record<string, unknown>,
       () => undefined,
     );
     if (!index) return undefined;
-    const present = await Promise.all(
-      REQUIRED_COMPONENTS.map((c) => stat(join(dir, c)).then((s) => s.isDirectory(), () => false)),
-    );
+    const all = [...REQUIRED_COMPONENTS, ...OPTIONAL_COMPONENTS];
+    const present = await Promise.all(all.map((c) => stat(join(dir, c)).then((s) => s.isDirectory(), () => false)));
+    const ready = REQUIRED_COMPONENTS.every((_, i) => present[i]);
+    // A diffusers folder of PyTorch-format weights has vae/ where the ONNX layout has vae_decoder/.
+    const weightsOnly = !ready && (await stat(join(dir, 'vae')).then((s) => s.isDirectory(), () => false));
     return {
       id: name,
       name,
       family: await detectFamily(dir),
       kind: 'stable-diffusion',
       sizeBytes: await folderSize(dir),
-      ready: present.every(Boolean),
+      ready,
+      components: all.filter((_, i) => present[i]),
+      format: 'onnx',
+      path: dir,
+      ...(ready ? {} : { problem: weightsOnly ? 'a diffusers folder of safetensors weights, not ONNX: import it to convert it' : `incomplete: needs ${REQUIRED_COMPONENTS.join(', ')}` }),
       dir,
     };
   }

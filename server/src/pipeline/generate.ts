@@ -7,8 +7,9 @@ import { maskedImageTensor, maskToLatent, rgbToTensor, type GrayImage } from './
 import { TorchGenerator } from './rng.js';
 import { parseSchedulerConfig } from './schedulers/scheduler.js';
 import { createScheduler } from './schedulers/samplers.js';
-import { vaeEncoderOf, type SdModel } from './sd-model.js';
+import { endStage, vaeEncoderOf, type SdModel } from './sd-model.js';
 import { catBatch, floatTensor, type FloatTensor } from './tensor.js';
+import { decodeLatents } from './vae-decode.js';
 
 export interface GenerateParams {
   prompt: string;
@@ -67,6 +68,7 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
   const embeddings = guided
     ? catBatch((await encodePromptPair(model, p.prompt, p.negativePrompt)).reverse())
     : await encodePrompt(model, p.prompt);
+  await endStage(model, model.textEncoder);
 
   // 3. Timesteps; img2img starts part-way, where diffusers' get_timesteps puts it.
   const scheduler = createScheduler(p.sampler, parseSchedulerConfig(model.schedulerConfig), p.steps);
@@ -90,6 +92,7 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
   const mask = p.init?.mask ? maskToLatent(p.init.mask, latentWidth, latentHeight) : undefined;
   const maskedLatents =
     inpaintUnet && p.init?.mask ? await encodeImage(model, maskedImageTensor(rgbToTensor(p.init.image), p.init.mask), latentShape, rng) : undefined;
+  await endStage(model, model.vaeEncoder);
 
   // 5. Denoise.
   let predOriginal: Float32Array | undefined;
@@ -107,15 +110,15 @@ export async function generate(model: SdModel, p: GenerateParams, hooks: Generat
     if (mask && imageLatents && !inpaintUnet) latents = blendKeptArea(scheduler, latents, imageLatents, noise, mask, i);
     await hooks.onStep?.({ step: i - startIndex + 1, totalSteps, predOriginal, latentWidth, latentHeight });
   }
+  await endStage(model, model.unet);
   const finished = !hooks.shouldStop?.();
   if (!finished && !predOriginal) return undefined;
 
   // 6. Decode: the final latents, or the best guess so far when stopped early.
   const result = finished ? latents : (predOriginal as Float32Array);
-  const decoded = await firstOutput(
-    model.vaeDecoder.run({ latent_sample: { kind: 'float', dims: latentShape, data: result.map((v) => v / model.vaeScalingFactor) } }),
-  );
-  return { image: tensorToRgb(decoded.data, p.width, p.height), latents: result, partial: !finished };
+  const decoded = await decodeLatents(model.vaeDecoder, result.map((v) => v / model.vaeScalingFactor), latentWidth, latentHeight);
+  await endStage(model, model.vaeDecoder);
+  return { image: tensorToRgb(decoded, p.width, p.height), latents: result, partial: !finished };
 }
 
 /**

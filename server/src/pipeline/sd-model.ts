@@ -18,6 +18,17 @@ export interface SdModel {
   /** Latents are divided by this before the VAE decoder (0.18215 for SD 1.x/2.x). */
   vaeScalingFactor: number;
   latentChannels: number;
+  /**
+   * Low-memory mode (as the optimizedSD scripts): each network is loaded when its stage starts and freed when it
+   * ends, so only one is resident at a time, and onnxruntime's arena is off so freed buffers go back to the system.
+   */
+  lowMemory: boolean;
+  /** What the networks were loaded with; the VAE encoder, loaded later, gets the same. */
+  sessionOptions: SessionOptions;
+}
+
+export interface SdLoadOptions extends SessionOptions {
+  lowMemory?: boolean;
 }
 
 const DEFAULT_VAE_SCALING = 0.18215;
@@ -26,16 +37,24 @@ async function readJson(path: string): Promise<unknown> {
   return JSON.parse(await readFile(path, 'utf8')) as unknown;
 }
 
-export async function loadSdModel(id: string, dir: string, options: SessionOptions = {}): Promise<SdModel> {
+export async function loadSdModel(id: string, dir: string, loadOptions: SdLoadOptions = {}): Promise<SdModel> {
+  const { lowMemory = false, ...sessionOptions } = loadOptions;
+  const options: SessionOptions = lowMemory ? { ...sessionOptions, memArena: false } : sessionOptions;
+  // Loaded once either way, to read and check their inputs; low-memory mode frees each before the next loads.
+  const load = async (component: string) => {
+    const net = await OnnxModel.load(join(dir, component, 'model.onnx'), options);
+    if (lowMemory) await net.unload();
+    return net;
+  };
   const tokenizer = await ClipTokenizer.fromDirectory(join(dir, 'tokenizer'));
   const schedulerConfig = await readJson(join(dir, 'scheduler', 'scheduler_config.json')).catch(() => ({}));
   // Optimum exports carry the VAE config beside the decoder; the diffusers script does not (it uses 0.18215).
   const vaeConfig = (await readJson(join(dir, 'vae_decoder', 'config.json')).catch(() => ({}))) as {
     scaling_factor?: number;
   };
-  const textEncoder = await OnnxModel.load(join(dir, 'text_encoder', 'model.onnx'), options);
-  const unet = await OnnxModel.load(join(dir, 'unet', 'model.onnx'), options);
-  const vaeDecoder = await OnnxModel.load(join(dir, 'vae_decoder', 'model.onnx'), options);
+  const textEncoder = await load('text_encoder');
+  const unet = await load('unet');
+  const vaeDecoder = await load('vae_decoder');
   for (const [model, names] of [
     [textEncoder, ['input_ids']],
     [unet, ['sample', 'timestep', 'encoder_hidden_states']],
@@ -58,6 +77,8 @@ export async function loadSdModel(id: string, dir: string, options: SessionOptio
     schedulerConfig,
     vaeScalingFactor: typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : DEFAULT_VAE_SCALING,
     latentChannels: typeof channels === 'number' ? channels : 4,
+    lowMemory,
+    sessionOptions: options,
   };
 }
 
@@ -67,9 +88,14 @@ export function onnxStats(model: SdModel): { ms: number; runs: number } {
   return { ms: nets.reduce((t, n) => t + n.stats.ms, 0), runs: nets.reduce((t, n) => t + n.stats.runs, 0) };
 }
 
-export async function vaeEncoderOf(model: SdModel, options: SessionOptions = {}): Promise<OnnxModel> {
+export async function vaeEncoderOf(model: SdModel, options: SessionOptions = model.sessionOptions): Promise<OnnxModel> {
   model.vaeEncoder ??= await OnnxModel.load(join(model.dir, 'vae_encoder', 'model.onnx'), options);
   return model.vaeEncoder;
+}
+
+/** Low-memory mode: frees networks whose stage is over (they load again when next run). */
+export async function endStage(model: SdModel, ...nets: (OnnxModel | undefined)[]): Promise<void> {
+  if (model.lowMemory) for (const net of nets) await net?.unload();
 }
 
 export async function releaseSdModel(model: SdModel): Promise<void> {

@@ -1,7 +1,8 @@
 // The render worker: owns every onnxruntime session and runs one job at a time. It never decides what runs
 // next; the main thread's queue does.
 import { parentPort } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
+import { freemem } from 'node:os';
+import { dirname, join } from 'node:path';
 import { preserveColors } from '../images/color-correction.js';
 import { encodeImage, encodePreview } from '../images/encode.js';
 import { formatInfotext } from '../images/infotext.js';
@@ -11,10 +12,12 @@ import { findSampler } from '../pipeline/schedulers/samplers.js';
 import { loadSdModel, onnxStats, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
 import { generate } from '../pipeline/generate.js';
 import { chooseExecutionProvider } from '../pipeline/onnx/execution-provider.js';
+import { physicalCores } from '../pipeline/onnx/cpu-cores.js';
+import { lowMemorySetting, useLowMemory } from '../pipeline/memory-mode.js';
 import { applyFilterChain, withFilterParams } from '../filters/filter-chain.js';
 import { chainHooks, previewFilter, runFilterJob } from '../filters/filter-job.js';
 import { loadInit } from './job-images.js';
-import { WarmModels } from './warm-models.js';
+import { folderBytes, WarmModels } from './warm-models.js';
 import { saveOutput } from './save-output.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
@@ -24,9 +27,18 @@ if (!port) throw new Error('render-worker must run in a worker thread');
 const PREVIEW_SIDE = 256;
 // Loaded lazily, kept warm; others are released first when memory is short (warm-models.ts).
 const models = new WarmModels<SdModel>({
-  load: async (id, dir) => loadSdModel(id, dir, { threads: availableParallelism(), providers: (await provider).providers }),
+  load: async (id, dir) =>
+    loadSdModel(id, dir, {
+      threads: physicalCores(),
+      providers: (await provider).providers,
+      // Saved optimized graphs make every later load of a model several times faster (optimized-model-cache.ts).
+      ...(onnxCacheDir ? { optimizedCacheDir: onnxCacheDir } : {}),
+      lowMemory: useLowMemory(lowMemorySetting(), await folderBytes(dir), freemem()),
+    }),
   release: releaseSdModel,
 });
+// <data>/cache/onnxruntime: jobs carry <data>/inputs, the data folder's only path the worker is given.
+let onnxCacheDir: string | undefined;
 const cancelled = new Set<string>();
 let running: Promise<void> = Promise.resolve();
 // Chosen once, before the first model loads (a load waits for it); /api/health reports it with its reason.
@@ -37,6 +49,7 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function modelFor(job: RenderJob): Promise<SdModel> {
+  onnxCacheDir ??= join(dirname(job.inputsDir), 'cache', 'onnxruntime');
   return models.get(job.model, job.modelDir);
 }
 
