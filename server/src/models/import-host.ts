@@ -1,10 +1,10 @@
 // Runs one checkpoint import in its own worker thread (import-worker.ts): converting a full-size model is ~40 s of CPU
 // that must not stall the HTTP server or the render worker. A fresh thread per import means cancelling is simply
 // terminating it, and whatever memory it used is gone with it.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../worker/spawn-worker.js';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ErrorInfo } from '../http/schemas.js';
 
 export interface ImportJob {
@@ -47,14 +47,8 @@ export class ImportError extends Error {
 
 export const IMPORT_CANCELLED = 'EASEL_ERR_IMPORT_CANCELLED';
 
-// Compiled, the worker is import-worker.js. Under tsx (tests) worker threads do not inherit tsx's loader, so a
-// two-line bootstrap registers it inside the worker first (as worker/worker-host.ts does for the render worker).
 function spawn(job: ImportJob): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(fileURLToPath(new URL('./import-worker.js', import.meta.url)), { workerData: job });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./import-worker.ts', import.meta.url).href;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData: job });
+  return spawnWorker(import.meta.url, 'import-worker', { workerData: job });
 }
 
 /** The importer writes into this hidden folder and renames it at the end (import-checkpoint.ts). */

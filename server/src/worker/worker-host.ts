@@ -1,21 +1,11 @@
 // The main thread's side of the render worker: starts it, routes its messages, and restarts it if it dies
 // (the running job then fails; the queue goes on).
-import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from './spawn-worker.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
 type Listener = (message: FromWorker) => void;
 
-// Compiled, the worker is render-worker.js. Under tsx (tests) it is .ts, and worker threads do not inherit tsx's
-// loader, so a two-line bootstrap registers tsx inside the worker before importing it.
-const fromSource = import.meta.url.endsWith('.ts');
-function spawnWorker(): Worker {
-  if (!fromSource) return new Worker(fileURLToPath(new URL('./render-worker.js', import.meta.url)));
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./render-worker.ts', import.meta.url).href;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(bootstrap, { eval: true });
-}
 
 // A worker that dies again and again (a broken install, say) is restarted ever more slowly, not in a hot loop.
 const RESTART_DELAY_MS = { first: 250, max: 30_000 };
@@ -33,7 +23,7 @@ export class WorkerHost {
   start(): void {
     this.restartTimer = undefined;
     this.startedAt = Date.now();
-    const worker = spawnWorker();
+    const worker = spawnWorker(import.meta.url, 'render-worker');
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') this.devices = message.devices;
       if (message.type === 'finished' || message.type === 'failed') this.runningJobId = undefined;
