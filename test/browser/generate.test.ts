@@ -1,18 +1,13 @@
-// A real browser against the real server: type a prompt, press Generate, watch per-step previews replace each
+// A real browser against the real server: type a prompt, press Make, watch per-step previews replace each
 // other, and see the finished image. Runs on Debian's chromium through playwright-core; skips without it.
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { startTestServer } from '../helpers/easel-server.js';
+import type { Page } from 'playwright-core';
+import { serverAndBrowser, skipWithoutChromium as skip, TIMEOUT_MS } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const OUT_DIR = fileURLToPath(new URL('./.out/', import.meta.url));
-const TIMEOUT_MS = 60_000; // CI runs this on two slow cores
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` to run the browser test`;
 
 declare global {
   interface Window {
@@ -42,33 +37,10 @@ const RECORD_PREVIEW_SOURCES = `
 `;
 
 describe('the studio page in a browser', { skip }, () => {
-  let server: Awaited<ReturnType<typeof startTestServer>>;
-  let browser: Browser;
-
-  before(async () => {
-    server = await startTestServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--no-first-run',
-        '--disable-sync',
-        '--disable-quic',
-      ],
-    });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-  });
+  const fx = serverAndBrowser();
 
   async function openStudio(): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    const page = await fx.browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.setDefaultTimeout(TIMEOUT_MS);
     const problems: string[] = [];
     page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
@@ -76,9 +48,9 @@ describe('the studio page in a browser', { skip }, () => {
       if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
     });
     await page.addInitScript({ content: RECORD_PREVIEW_SOURCES });
-    await page.goto(server.url);
+    await page.goto(fx.server.url);
     // The model picker fills from GET /api/models; choosing the test model also waits for that.
-    await page.getByTestId('model').selectOption(server.modelId);
+    await page.getByTestId('model').selectOption(fx.server.modelId);
     await page.locator('[data-testid="connection"][data-state="open"]').waitFor();
     return { page, problems };
   }

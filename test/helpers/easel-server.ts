@@ -5,18 +5,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../../server/src/app.js';
 import { loadConfig } from '../../server/src/config/config.js';
+import type { JobRequest, JobView } from '../../server/src/http/schemas.js';
 import { tinyModelStore } from './tiny-model.js';
 
 export interface TestServer {
   url: string;
   modelId: string;
   outputsDir: string;
+  dataDir: string;
   close(): Promise<void>;
 }
 
-export async function startTestServer(_opts: { steps?: number } = {}): Promise<TestServer> {
+/**
+ * `dataDir` reuses a data folder (a restart); the caller then owns it and close() leaves it in place.
+ * Without it the server gets a fresh temp folder that close() removes.
+ */
+export async function startTestServer(opts: { steps?: number; dataDir?: string } = {}): Promise<TestServer> {
   const { modelsDir, modelId } = await tinyModelStore();
-  const dataDir = await mkdtemp(join(tmpdir(), 'easel-data-'));
+  const ownsData = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'easel-data-')));
   const config = loadConfig(['--port', '0', '--host', '127.0.0.1', '--models', modelsDir, '--data', dataDir, '--no-browser'], {});
   const app = await buildApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
@@ -26,9 +33,34 @@ export async function startTestServer(_opts: { steps?: number } = {}): Promise<T
     url: `http://127.0.0.1:${address.port}`,
     modelId,
     outputsDir: config.outputsDir,
+    dataDir,
     async close() {
       await app.close();
-      await rm(dataDir, { recursive: true, force: true });
+      if (ownsData) await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** GET or send JSON to the server; the body parsed. */
+export async function apiCall<T>(server: TestServer, method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(server.url + path, {
+    method,
+    ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+/** Posts a job and waits until it is over (done, failed or cancelled). */
+export async function runJob(server: TestServer, request: JobRequest, timeoutMs = 60_000): Promise<JobView> {
+  const { id } = await apiCall<{ id: string }>(server, 'POST', '/api/jobs', request);
+  return waitForJob(server, id, timeoutMs);
+}
+
+export async function waitForJob(server: TestServer, id: string, timeoutMs = 60_000): Promise<JobView> {
+  for (const end = Date.now() + timeoutMs; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const job = await apiCall<JobView>(server, 'GET', `/api/jobs/${id}`);
+    if (job.state !== 'queued' && job.state !== 'running') return job;
+  }
+  throw new Error(`job ${id} did not finish in ${timeoutMs} ms`);
 }

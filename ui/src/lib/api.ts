@@ -1,11 +1,16 @@
 // Thin typed wrappers over the HTTP API. The shapes come from the server's schemas (type-only imports).
 import type {
   ErrorInfo,
+  GalleryPage,
+  Health,
   JobCreated,
   JobList,
   JobRequest,
   ModelInfo,
+  PngInfoResult,
+  QueueState,
   SamplerInfo,
+  TokenizeResult,
 } from '../../../server/src/http/schemas.js';
 
 /** A non-2xx answer, carrying the server's `{ error: { code, message, field } }` when it sent one. */
@@ -19,15 +24,23 @@ export class ApiError extends Error {
   }
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** Any thrown thing as the server's error shape, so the page shows every failure the same way. */
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof ApiError) return error.info;
+  return { code: 'EASEL_UI_ERROR', message: error instanceof Error ? error.message : String(error) };
+}
+
+async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
       method,
       headers: body === undefined ? undefined : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
-  } catch {
+  } catch (error) {
+    if (signal?.aborted) throw error;
     throw new ApiError(0, { code: 'EASEL_UI_OFFLINE', message: 'Cannot reach the Easel server. Is it running?' });
   }
   const text = await response.text();
@@ -52,10 +65,39 @@ function errorInfo(data: unknown, response: Response): ErrorInfo {
   return { code: `HTTP_${response.status}`, message: `The server answered ${response.status} ${response.statusText}.` };
 }
 
+export interface GalleryFilter {
+  q?: string;
+  model?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+function galleryPath(filter: GalleryFilter): string {
+  const query = new URLSearchParams();
+  if (filter.cursor) query.set('cursor', filter.cursor);
+  if (filter.q?.trim()) query.set('q', filter.q.trim());
+  if (filter.model) query.set('model', filter.model);
+  if (filter.limit) query.set('limit', String(filter.limit));
+  const text = query.toString();
+  return text ? `/api/gallery?${text}` : '/api/gallery';
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
 export const api = {
+  health: () => call<Health>('GET', '/api/health'),
   models: () => call<ModelInfo[]>('GET', '/api/models'),
   samplers: () => call<SamplerInfo[]>('GET', '/api/samplers'),
   jobs: () => call<JobList>('GET', '/api/jobs'),
   createJob: (request: JobRequest) => call<JobCreated>('POST', '/api/jobs', request),
-  cancelJob: (id: string) => call<unknown>('DELETE', `/api/jobs/${encodeURIComponent(id)}`),
+  cancelJob: (jobId: string) => call<unknown>('DELETE', `/api/jobs/${id(jobId)}`),
+  pauseQueue: () => call<QueueState>('POST', '/api/queue/pause'),
+  resumeQueue: () => call<QueueState>('POST', '/api/queue/resume'),
+  cancelAll: () => call<QueueState>('POST', '/api/queue/cancel-all'),
+  reorderQueue: (ids: string[]) => call<QueueState>('PUT', '/api/queue/order', { ids }),
+  gallery: (filter: GalleryFilter, signal?: AbortSignal) => call<GalleryPage>('GET', galleryPath(filter), undefined, signal),
+  deleteImage: (imageId: string) => call<unknown>('DELETE', `/api/images/${id(imageId)}`),
+  pngInfo: (image: string) => call<PngInfoResult>('POST', '/api/png-info', { image }),
+  tokenize: (text: string, model: string | undefined, signal?: AbortSignal) =>
+    call<TokenizeResult>('POST', '/api/tokenize', model ? { text, model } : { text }, signal),
 };

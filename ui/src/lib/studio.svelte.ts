@@ -21,6 +21,8 @@ const FINISHED = new Set<JobView['state']>(['done', 'failed', 'cancelled']);
 
 export class Studio {
   queue = $state<JobView[]>([]);
+  /** While paused the running job finishes and no new one starts (the server's `queue` event says). */
+  paused = $state(false);
   recent = $state<JobView[]>([]);
   preview = $state<Preview | null>(null);
   connection = $state<Connection>('connecting');
@@ -38,6 +40,8 @@ export class Studio {
 
   /** Called when the recent list may be stale (a reconnect, jobs gone from the queue unseen); set by its loader. */
   onStale: () => void = () => {};
+  /** Called when a job finishes while the page watches, with images or not; the gallery listens. */
+  onFinished: (job: JobView) => void = () => {};
 
   setConnection(state: Connection): void {
     // Back after a drop: jobs may have finished unseen. The queue snapshot arrives by itself; the recent list not.
@@ -52,6 +56,7 @@ export class Studio {
   apply(event: WsEvent): void {
     switch (event.type) {
       case 'queue':
+        this.paused = event.paused;
         return this.#replaceQueue(event.queue);
       case 'job.queued':
       case 'job.started':
@@ -98,6 +103,22 @@ export class Studio {
     });
   }
 
+  /** Forgets a deleted image wherever a finished job shows it. */
+  removeImage(imageId: string): void {
+    this.recent = this.recent.map((job) =>
+      job.images.some((i) => i.id === imageId) ? { ...job, images: job.images.filter((i) => i.id !== imageId) } : job,
+    );
+  }
+
+  /** The queue as the user dragged it, shown at once; the server's next snapshot confirms or corrects it. */
+  showOrder(ids: readonly string[]): void {
+    const rank = new Map(ids.map((id, i) => [id, i]));
+    const running = this.queue.filter((job) => job.state === 'running');
+    const queued = this.queue.filter((job) => job.state === 'queued');
+    queued.sort((a, b) => (rank.get(a.id) ?? ids.length) - (rank.get(b.id) ?? ids.length));
+    this.queue = renumber([...running, ...queued]);
+  }
+
   /** Starts a load of the recent list; only the latest load is applied. */
   beginRecentLoad(): number {
     return ++this.#recentRequest;
@@ -135,6 +156,7 @@ export class Studio {
     this.queue = renumber(this.queue.filter((j) => j.id !== job.id));
     this.recent = [finished, ...this.recent.filter((j) => j.id !== job.id)].slice(0, RECENT_LIMIT);
     if (this.preview?.jobId === job.id) this.#setPreview(null);
+    this.onFinished(finished);
   }
 
   #setPreview(next: Preview | null): void {

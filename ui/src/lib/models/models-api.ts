@@ -1,0 +1,82 @@
+// The model manager's HTTP calls: what is installed, the catalog, downloads and imports. Shapes come from the
+// server's schemas. Uploads go through XMLHttpRequest, the one browser API that reports upload progress.
+import type { ErrorInfo, ModelInfo } from '../../../../server/src/http/schemas.js';
+import type { CatalogItem, DownloadView, ImportCreated, ImportView } from '../../../../server/src/http/models.schemas.js';
+import { ApiError } from '../api.js';
+
+const OFFLINE: ErrorInfo = { code: 'EASEL_UI_OFFLINE', message: 'Cannot reach the Easel server. Is it running?' };
+
+function failure(status: number, text: string): ApiError {
+  let error: Partial<ErrorInfo> | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: Partial<ErrorInfo> }).error;
+  } catch {
+    // not JSON: a proxy's page, say
+  }
+  return new ApiError(status, typeof error?.message === 'string'
+    ? { code: error.code ?? `HTTP_${status}`, message: error.message, field: error.field }
+    : { code: `HTTP_${status}`, message: `The server answered ${status}.` });
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, OFFLINE);
+  }
+  const text = await response.text();
+  if (!response.ok) throw failure(response.status, text);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
+export interface UploadOptions {
+  name?: string;
+  config?: string;
+  onProgress?: (fraction: number) => void;
+  signal?: AbortSignal;
+}
+
+export const modelsApi = {
+  /** Every kind at once: the manager splits them. */
+  all: () => call<ModelInfo[]>('GET', '/api/models?kind=all'),
+  catalog: () => call<CatalogItem[]>('GET', '/api/models/catalog'),
+  imports: () => call<ImportView[]>('GET', '/api/models/imports'),
+  download: (catalogId: string) => call<DownloadView>('POST', '/api/models/downloads', { id: catalogId }),
+  cancelDownload: (catalogId: string) => call<void>('DELETE', `/api/models/downloads/${id(catalogId)}`),
+  importPath: (body: { path: string; name?: string; config?: string }) => call<ImportCreated>('POST', '/api/models/import', body),
+  cancelImport: (importId: string) => call<void>('DELETE', `/api/models/imports/${id(importId)}`),
+
+  /** Streams the file as the request body; resolves once the server has it and queued the import. */
+  upload(file: File, opts: UploadOptions = {}): Promise<ImportCreated> {
+    const query = new URLSearchParams({ filename: file.name });
+    if (opts.name) query.set('name', opts.name);
+    if (opts.config) query.set('config', opts.config);
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `/api/models/import/upload?${query}`);
+      xhr.setRequestHeader('content-type', 'application/octet-stream');
+      xhr.upload.onprogress = (e) => e.lengthComputable && opts.onProgress?.(e.loaded / e.total);
+      xhr.onload = () => (xhr.status === 202 ? resolve(JSON.parse(xhr.responseText) as ImportCreated) : reject(failure(xhr.status, xhr.responseText)));
+      xhr.onerror = () => reject(new ApiError(0, OFFLINE));
+      xhr.onabort = () => reject(new ApiError(0, { code: 'EASEL_UI_CANCELLED', message: 'The upload was cancelled.' }));
+      opts.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
+      xhr.send(file);
+    });
+  },
+};
+
+/** "4.3 GB", "67 MB" (decimal units, as download sizes are quoted). */
+export function formatSize(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes <= 0) return '–';
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  const unit = Math.min(units.length - 1, Math.floor(Math.log10(bytes) / 3));
+  const value = bytes / 1000 ** unit;
+  return unit === 0 ? `${bytes} bytes` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
