@@ -5,11 +5,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
-import type { Scheduler, SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
+import type { NoiseSource, Scheduler, SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
 import { readNpyFloat32 } from './npy.js';
 
-export const pipelineDir = fileURLToPath(new URL('../../../shared/data/reference/pipeline/', import.meta.url));
-const NO_DATA = 'shared reference data (../shared/data/reference/pipeline) is absent';
+export const referenceDir = fileURLToPath(new URL('../../../shared/data/reference/', import.meta.url));
+export const pipelineDir = join(referenceDir, 'pipeline');
+const NO_DATA = 'shared reference data (../shared/data/reference) is absent';
 
 export const TRACE_FILES = ['case.json', 'noise.npy', 'trace_unet_out.npy', 'trace_unet_sample.npy', 'trace_step_latents.npy', 'latents.npy'];
 
@@ -30,8 +31,28 @@ export const SD15_FILE = {
 /** The SD 1.5 file read without a spacing default: each scheduler applies its own, as from_config does. */
 export const sd15 = (): SchedulerConfig => parseSchedulerConfig(SD15_FILE);
 
+/** SD 1.5 with 10 linspace steps (Euler, Euler a, LMS): timesteps and sigmas as diffusers gives them. */
+export const TEN_LINSPACE_TIMESTEPS = [999, 888, 777, 666, 555, 444, 333, 222, 111, 0];
+export const TEN_LINSPACE_SIGMAS = [
+  14.614645004272461, 7.8398847579956055, 4.609175682067871, 2.9183082580566406, 1.9501622915267944, 1.34492826461792,
+  0.9323583245277405, 0.6249772906303406, 0.36865851283073425, 0.029167532920837402, 0,
+];
+
+/** SD 1.5 with 10 steps as DPMSolverMultistep and UniPCMultistep space them (linspace), σ_min appended. */
+export const TEN_MULTISTEP_TIMESTEPS = [999, 899, 799, 699, 599, 500, 400, 300, 200, 100];
+export const TEN_MULTISTEP_SIGMAS = [
+  14.614645004272461, 8.302804946899414, 5.087765216827393, 3.3210842609405518, 2.276463747024536, 1.6182795763015747,
+  1.1643916368484497, 0.8327531814575195, 0.5716663599014282, 0.34393182396888733, 0.029167532920837402,
+];
+
+/** The VP view of a sigma in float64, written from the papers: α = 1/√(σ²+1), σ_t = σ·α, λ = ln α − ln σ_t. */
+export const vp64 = (sigma: number): { alpha: number; sigmaT: number; lambda: number } => {
+  const alpha = 1 / Math.sqrt(sigma * sigma + 1);
+  return { alpha, sigmaT: sigma * alpha, lambda: Math.log(alpha) - Math.log(sigma * alpha) };
+};
+
 export interface CaseJson {
-  params: { seed: number; guidance_scale: number; num_inference_steps: number };
+  params: { seed: number; guidance_scale: number; num_inference_steps: number; strength?: number };
   scheduler_config_effective: Record<string, unknown>;
   scheduler_timesteps: number[];
   scheduler_sigmas: number[];
@@ -39,14 +60,29 @@ export interface CaseJson {
   unet_timesteps: number[];
 }
 
+/** A skip reason when one of the paths is missing, false when the test can run. */
+export const dataAbsent = (paths: readonly string[]): string | false => (paths.every((p) => existsSync(p)) ? false : NO_DATA);
+
 /** A skip reason when the case (or one of its files) is missing, false when the test can run. */
 export const caseAbsent = (name: string, files: readonly string[] = ['case.json']): string | false =>
-  files.every((f) => existsSync(join(pipelineDir, name, f))) ? false : NO_DATA;
+  dataAbsent(files.map((f) => join(pipelineDir, name, f)));
 
 export const readCase = (name: string): CaseJson => JSON.parse(readFileSync(join(pipelineDir, name, 'case.json'), 'utf8')) as CaseJson;
 
 /** The case's effective config (it names its spacing, so no default is needed). */
 export const caseConfig = (c: CaseJson): SchedulerConfig => parseSchedulerConfig(c.scheduler_config_effective);
+
+/** |actual − expected| ≤ 1e-5·max(1, |expected|): relative for large values, absolute near 0. */
+export function assertNear(actual: number | ArrayLike<number>, expected: number | readonly number[], label: string): void {
+  if (typeof actual === 'number' || typeof expected === 'number') {
+    const [a, e] = [Number(actual), Number(expected)];
+    assert.ok(Math.abs(a - e) <= 1e-5 * Math.max(1, Math.abs(e)), `${label}: ${a} vs ${e}`);
+    return;
+  }
+  expected.forEach((e, i) =>
+    assert.ok(Math.abs(actual[i] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `${label}[${i}]: ${actual[i]} vs ${e}`),
+  );
+}
 
 export function assertRelClose(actual: readonly number[], expected: readonly number[], tolerance: number, label: string): void {
   assert.equal(actual.length, expected.length, `${label}: length ${actual.length}, expected ${expected.length}`);
@@ -54,6 +90,21 @@ export function assertRelClose(actual: readonly number[], expected: readonly num
     const err = Math.abs(actual[i] - e) / Math.max(Math.abs(e), 1e-12);
     assert.ok(e === actual[i] || err <= tolerance, `${label}[${i}]: got ${actual[i]}, expected ${e} (relative ${err})`);
   });
+}
+
+/** Euler, Euler a and LMS on SD 1.5 with 10 linspace steps: the schedule, init_noise_sigma = σ_max and order 1. */
+export function assertTenLinspaceSchedule(scheduler: Scheduler & { readonly sigmas: readonly number[] }): void {
+  assert.deepEqual(scheduler.timesteps, TEN_LINSPACE_TIMESTEPS);
+  assertRelClose(scheduler.sigmas, TEN_LINSPACE_SIGMAS, 1e-6, 'sigmas');
+  assertRelClose([scheduler.initNoiseSigma], [14.614645004272461], 1e-6, 'init_noise_sigma');
+  assert.equal(scheduler.order, 1);
+}
+
+/** The case's timesteps, sigmas and init_noise_sigma, each within relative 1e-6. */
+export function assertCaseSchedule(scheduler: Scheduler & { readonly sigmas: readonly number[] }, c: CaseJson): void {
+  assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
+  assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
+  assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
 }
 
 export function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -87,14 +138,34 @@ export interface ReplayResult {
   finalMaxAbs: number;
   /** Draws taken from the replayed noise after the initial latents. */
   stepDraws: number;
+  /** Latent-sized draws noise.npy holds (initial noise and img2img draws included). */
+  recordedDraws: number;
+}
+
+export interface ReplayOptions {
+  /** Index into `scheduler.timesteps` of the first traced call (img2img: t_start × order); default 0. */
+  start?: number;
+  /** Latents the first call sees; default noise.npy[0] × init_noise_sigma. */
+  initial?: Float32Array;
+  /** Draws noise.npy holds before the first step draw (img2img also records the add-noise one); default 1. */
+  drawsBefore?: number;
+  /**
+   * Draw from this generator (its first `drawsBefore` draws made up front) instead of replaying noise.npy; every
+   * draw must match noise.npy within relative L2 1e-6.
+   */
+  generator?: NoiseSource;
+  /** Relative L2 allowed on each UNet input; default 1e-6. */
+  inputTolerance?: number;
 }
 
 /**
  * Runs the case's denoising loop with its recorded UNet outputs (raw CFG batch, uncond first): latents start
- * from noise.npy[0] × init_noise_sigma, step draws replay noise.npy[1…] in order. Asserts the UNet input of every
- * call, every step's latents (relative L2 ≤ 1e-5) and the final latents (the README's tolerances).
+ * from noise.npy[0] × init_noise_sigma, step draws replay noise.npy[1…] in order. Asserts one traced call per
+ * timestep, both halves of the UNet input of every call, every step's latents (relative L2 ≤ 1e-5), the final
+ * latents (the README's tolerances) and that the loop used every recorded draw.
  */
-export function replayCase(name: string, scheduler: Scheduler): ReplayResult {
+export function replayCase(name: string, scheduler: Scheduler, options: ReplayOptions = {}): ReplayResult {
+  const { start = 0, drawsBefore = 1, generator, inputTolerance = 1e-6 } = options;
   const dir = join(pipelineDir, name);
   const c = readCase(name);
   const noise = readNpyFloat32(join(dir, 'noise.npy'));
@@ -103,35 +174,47 @@ export function replayCase(name: string, scheduler: Scheduler): ReplayResult {
   const stepLatents = readNpyFloat32(join(dir, 'trace_step_latents.npy'));
   const finalLatents = readNpyFloat32(join(dir, 'latents.npy'));
   const size = finalLatents.data.length;
+  const calls = scheduler.timesteps.length - start;
   assert.equal(unetOut.shape[1], 2, 'the trace holds the classifier-free guidance batch of 2');
-  assert.deepEqual(scheduler.timesteps, c.unet_timesteps, 'one timestep per UNet call');
+  assert.equal(unetOut.shape[0], calls, 'one traced UNet call per timestep run');
+  assert.deepEqual(scheduler.timesteps.slice(start), c.unet_timesteps, 'one timestep per UNet call');
 
-  let drawn = 1;
+  const recorded = (d: number): Float32Array => noise.data.subarray(d * size, (d + 1) * size);
+  const generated = (d: number): Float32Array => {
+    const values = generator!.randn(size);
+    assert.ok(relativeL2(values, recorded(d)) <= 1e-6, `draw ${d}`);
+    return values;
+  };
+  if (generator) for (let d = 0; d < drawsBefore; d++) generated(d);
+  let drawn = drawsBefore;
   const rng = {
     randn: (count: number): Float32Array => {
       assert.equal(count, size, 'a step draws one latent-sized tensor');
       assert.ok(drawn < noise.shape[0], `step draw ${drawn} is more than noise.npy recorded (${noise.shape[0]} draws)`);
-      return noise.data.slice(drawn * size, ++drawn * size);
+      const d = drawn++;
+      return generator ? generated(d) : recorded(d).slice();
     },
   };
 
   const guidance = c.params.guidance_scale;
-  let latents: Float32Array = noise.data.slice(0, size).map((x) => x * scheduler.initNoiseSigma);
+  let latents: Float32Array = options.initial ?? recorded(0).map((x) => x * scheduler.initNoiseSigma);
   let worstStep = 0;
-  scheduler.timesteps.forEach((_, i) => {
-    const modelInput = scheduler.scaleModelInput(latents, i);
-    const tracedInput = unetIn.data.subarray(2 * i * size, (2 * i + 1) * size);
-    const inputErr = relativeL2(modelInput, tracedInput);
-    assert.ok(inputErr <= 1e-6, `call ${i}: UNet input relative L2 ${inputErr}`);
+  for (let call = 0; call < calls; call++) {
+    const modelInput = scheduler.scaleModelInput(latents, start + call);
+    for (const half of [0, 1]) {
+      const tracedInput = unetIn.data.subarray((2 * call + half) * size, (2 * call + half + 1) * size);
+      const inputErr = relativeL2(modelInput, tracedInput);
+      assert.ok(inputErr <= inputTolerance, `call ${call}: UNet input ${half} relative L2 ${inputErr}`);
+    }
 
-    const uncond = unetOut.data.subarray(2 * i * size, (2 * i + 1) * size);
-    const text = unetOut.data.subarray((2 * i + 1) * size, (2 * i + 2) * size);
+    const uncond = unetOut.data.subarray(2 * call * size, (2 * call + 1) * size);
+    const text = unetOut.data.subarray((2 * call + 1) * size, (2 * call + 2) * size);
     const guided = uncond.map((u, k) => u + guidance * (text[k] - u));
-    latents = scheduler.step(guided, i, latents, rng).prevSample;
-    const err = relativeL2(latents, stepLatents.data.subarray(i * size, (i + 1) * size));
-    assert.ok(err <= 1e-5, `call ${i}: latents relative L2 ${err}`);
+    latents = scheduler.step(guided, start + call, latents, rng).prevSample;
+    const err = relativeL2(latents, stepLatents.data.subarray(call * size, (call + 1) * size));
+    assert.ok(err <= 1e-5, `call ${call}: latents relative L2 ${err}`);
     worstStep = Math.max(worstStep, err);
-  });
+  }
 
   const finalRelativeL2 = relativeL2(latents, finalLatents.data);
   const finalMaxAbsDiff = maxAbsDiff(latents, finalLatents.data);
@@ -139,8 +222,12 @@ export function replayCase(name: string, scheduler: Scheduler): ReplayResult {
   assert.ok(finalRelativeL2 <= 1e-4, `final latents relative L2 ${finalRelativeL2}`);
   assert.ok(finalMaxAbsDiff <= 1e-4 * finalMaxAbs, `final latents max |diff| ${finalMaxAbsDiff} (max |ref| ${finalMaxAbs})`);
   assert.equal(drawn, noise.shape[0], `the loop used ${drawn} of the ${noise.shape[0]} recorded draws`);
-  return { worstStep, finalRelativeL2, finalMaxAbsDiff, finalMaxAbs, stepDraws: drawn - 1 };
+  return { worstStep, finalRelativeL2, finalMaxAbsDiff, finalMaxAbs, stepDraws: drawn - drawsBefore, recordedDraws: noise.shape[0] };
 }
+
+/** One line for t.diagnostic: how close the replay came. */
+export const describeReplay = (r: ReplayResult): string =>
+  `worst step rel L2 ${r.worstStep.toExponential(2)}, final rel L2 ${r.finalRelativeL2.toExponential(2)}, max abs ${r.finalMaxAbsDiff.toExponential(2)}`;
 
 /** A noise source that fails the test if a deterministic scheduler draws. */
 export const noDraws = {
@@ -148,3 +235,22 @@ export const noDraws = {
     throw new Error(`a deterministic scheduler asked for ${count} random values`);
   },
 };
+
+/** A noise source that hands out a constant and records the size of every draw. */
+export function countingNoise(value = 0): NoiseSource & { draws: number[] } {
+  const draws: number[] = [];
+  return { draws, randn: (count) => (draws.push(count), new Float32Array(count).fill(value)) };
+}
+
+/**
+ * The VP-space contract of DDIM, PNDM and LCM: init_noise_sigma 1, order 1, and scale_model_input returns a copy
+ * of the sample (a new array, same values) at `stepIndex`.
+ */
+export function assertUnscaledInput(scheduler: Scheduler, stepIndex: number, values: readonly number[]): void {
+  assert.equal(scheduler.initNoiseSigma, 1);
+  assert.equal(scheduler.order, 1);
+  const sample = Float32Array.from(values);
+  const scaled = scheduler.scaleModelInput(sample, stepIndex);
+  assert.notEqual(scaled, sample);
+  assert.deepEqual(Array.from(scaled), values);
+}

@@ -126,3 +126,24 @@ test('every sampler runs on the test model, Turbo-style (1 step, no guidance, tr
   assert.equal(calls, 1);
   assert.ok(r && !r.partial);
 });
+
+test('a 9-channel inpainting UNet gets latents, the mask and the masked picture; it needs a mask', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { writeTinyModel } = await import('../../server/src/convert/tiny-model.js');
+  const dir = await mkdtemp(join(tmpdir(), 'easel-inpaint-'));
+  await writeTinyModel(dir, { seed: 3, inpainting: true });
+  const inpaint = await loadSdModel('tiny-inpaint', dir);
+  assert.equal(inpaint.latentChannels, 9);
+  const image = await gradient(64, 64);
+  const half = (right: boolean) => ({ width: 64, height: 64, pixels: Uint8Array.from({ length: 64 * 64 }, (_, i) => ((i % 64 >= 32) === right ? 255 : 0)) });
+  const base = { ...params, width: 64, height: 64, steps: 3 };
+  const a = await generate(inpaint, { ...base, init: { image, strength: 1, mask: half(true) } });
+  const b = await generate(inpaint, { ...base, init: { image, strength: 1, mask: half(false) } });
+  assert.ok(a && b);
+  assert.notDeepEqual(a.image.pixels, b.image.pixels, 'the mask reaches the UNet');
+  await assert.rejects(generate(inpaint, base), /inpainting model/);
+  await releaseSdModel(inpaint);
+  await rm(dir, { recursive: true, force: true });
+});

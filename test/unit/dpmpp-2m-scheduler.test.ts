@@ -6,16 +6,25 @@ import {
   createDpmSolverMultistepScheduler,
 } from '../../server/src/pipeline/schedulers/dpmpp-2m.scheduler.js';
 import { alphasCumprod } from '../../server/src/pipeline/schedulers/scheduler.js';
-import { assertRelClose, caseAbsent, caseConfig, noDraws, readCase, replayCase, sd15, TRACE_FILES } from '../helpers/scheduler-reference.js';
+import {
+  assertCaseSchedule,
+  assertRelClose,
+  caseAbsent,
+  caseConfig,
+  noDraws,
+  readCase,
+  replayCase,
+  sd15,
+  TEN_MULTISTEP_SIGMAS,
+  TEN_MULTISTEP_TIMESTEPS,
+  TRACE_FILES,
+  vp64 as vp,
+} from '../helpers/scheduler-reference.js';
 
 const PLAIN_CASE = 'sd1_t2i_dpmpp_2m_c1';
 const KARRAS_CASE = 'sd1_t2i_dpmpp_2m_karras_c1';
 
 // ---- DPM-Solver++ in float64, written from the paper's VP form (onnx-pipeline.md §3.3) -------------------------
-const vp = (sigma: number) => {
-  const alpha = 1 / Math.sqrt(sigma * sigma + 1);
-  return { alpha, sigmaT: sigma * alpha, lambda: Math.log(alpha) - Math.log(sigma * alpha) };
-};
 const x0Of = (x: number, eps: number, sigma: number): number => (x - vp(sigma).sigmaT * eps) / vp(sigma).alpha;
 function firstOrder(x: number, x0: number, from: number, to: number): number {
   const [s, t] = [vp(from), vp(to)];
@@ -44,16 +53,8 @@ function run(scheduler: ReturnType<typeof createDpmpp2mScheduler>, start = 0): {
 
 test('10 steps: the reference cases’ schedules (linspace; Karras)', () => {
   const plain = createDpmpp2mScheduler(sd15(), 10);
-  assert.deepEqual(plain.timesteps, [999, 899, 799, 699, 599, 500, 400, 300, 200, 100]);
-  assertRelClose(
-    plain.sigmas,
-    [
-      14.614645004272461, 8.302804946899414, 5.087765216827393, 3.3210842609405518, 2.276463747024536, 1.6182795763015747,
-      1.1643916368484497, 0.8327531814575195, 0.5716663599014282, 0.34393182396888733, 0.029167532920837402,
-    ],
-    1e-6,
-    'sigmas',
-  );
+  assert.deepEqual(plain.timesteps, TEN_MULTISTEP_TIMESTEPS);
+  assertRelClose(plain.sigmas, TEN_MULTISTEP_SIGMAS, 1e-6, 'sigmas');
   const karras = createDpmpp2mKarrasScheduler(sd15(), 10);
   assert.deepEqual(karras.timesteps, [999, 916, 815, 687, 523, 327, 146, 41, 7, 0]);
   assertRelClose(
@@ -196,9 +197,7 @@ for (const [name, create] of [
   test(`${name}: timesteps, sigmas and init_noise_sigma as diffusers gives them`, { skip: caseAbsent(name) }, () => {
     const c = readCase(name);
     const scheduler = create(caseConfig(c), c.params.num_inference_steps);
-    assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
-    assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
-    assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
+    assertCaseSchedule(scheduler, c);
   });
 
   test(`${name}: the traced UNet outputs reproduce every step's latents`, { skip: caseAbsent(name, TRACE_FILES) }, () => {

@@ -1,49 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createEulerScheduler } from '../../server/src/pipeline/schedulers/euler.scheduler.js';
 import { alphasCumprod, parseSchedulerConfig, spacedTimesteps } from '../../server/src/pipeline/schedulers/scheduler.js';
 import type { SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
 import { TorchGenerator } from '../../server/src/pipeline/rng.js';
-import { readNpyFloat32 } from '../helpers/npy.js';
-
-const pipelineDir = fileURLToPath(new URL('../../../shared/data/reference/pipeline/', import.meta.url));
-const NO_DATA = 'shared reference data (../shared/data/reference/pipeline) is absent';
+import {
+  assertCaseSchedule,
+  assertTenLinspaceSchedule,
+  caseAbsent,
+  countingNoise,
+  readCase,
+  replayCase,
+  SD15_FILE,
+  TRACE_FILES,
+} from '../helpers/scheduler-reference.js';
+import type { CaseJson } from '../helpers/scheduler-reference.js';
 
 // The SD 1.5 scheduler_config.json (a PNDM file); Euler reads it with its own default spacing, linspace.
-const SD15_FILE = {
-  _class_name: 'PNDMScheduler',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
 const sd15 = (): SchedulerConfig => parseSchedulerConfig(SD15_FILE, { timestepSpacing: 'linspace' });
-
-function assertRelClose(actual: readonly number[], expected: readonly number[], tolerance: number, label: string): void {
-  assert.equal(actual.length, expected.length, `${label}: length`);
-  expected.forEach((e, i) => {
-    const err = Math.abs(actual[i] - e) / Math.max(Math.abs(e), 1e-12);
-    assert.ok(e === actual[i] || err <= tolerance, `${label}[${i}]: got ${actual[i]}, expected ${e} (relative ${err})`);
-  });
-}
-
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    norm += expected[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
 
 test('parseSchedulerConfig reads diffusers keys and applies the scheduler default spacing', () => {
   const config = sd15();
@@ -70,15 +44,7 @@ test('ᾱ matches the SD schedule quoted in onnx-pipeline.md §3.1', () => {
 });
 
 test('10 linspace steps: timesteps, sigmas and init_noise_sigma as diffusers computes them', () => {
-  const scheduler = createEulerScheduler(sd15(), 10);
-  assert.deepEqual(scheduler.timesteps, [999, 888, 777, 666, 555, 444, 333, 222, 111, 0]);
-  const sigmas = [
-    14.614645004272461, 7.8398847579956055, 4.609175682067871, 2.9183082580566406, 1.9501622915267944, 1.34492826461792,
-    0.9323583245277405, 0.6249772906303406, 0.36865851283073425, 0.029167532920837402, 0,
-  ];
-  assertRelClose(scheduler.sigmas, sigmas, 1e-6, 'sigmas');
-  assertRelClose([scheduler.initNoiseSigma], [14.614645004272461], 1e-6, 'init_noise_sigma');
-  assert.equal(scheduler.order, 1);
+  assertTenLinspaceSchedule(createEulerScheduler(sd15(), 10));
 });
 
 test('timestep spacings from onnx-pipeline.md §3.1', () => {
@@ -122,8 +88,8 @@ test('scaleModelInput divides by √(σ² + 1) and returns a new array', () => {
 
 test('step draws (unused) noise every step, like diffusers', () => {
   const scheduler = createEulerScheduler(sd15(), 10);
-  const drawn: number[] = [];
-  const rng = { randn: (n: number) => (drawn.push(n), new Float32Array(n)) };
+  const rng = countingNoise();
+  const drawn = rng.draws;
   const sample = new Float32Array(8).fill(1);
   const first = scheduler.step(new Float32Array(8).fill(0.5), 0, sample, rng);
   assert.deepEqual(drawn, [8]);
@@ -141,74 +107,26 @@ test('step draws (unused) noise every step, like diffusers', () => {
 
 // ---- reference cases ---------------------------------------------------------------------------------------------
 
-interface CaseJson {
-  params: { seed: number; guidance_scale: number; num_inference_steps: number };
-  scheduler_config_effective: Record<string, unknown>;
-  scheduler_timesteps: number[];
-  scheduler_sigmas: number[];
-  init_noise_sigma: number;
-  unet_timesteps: number[];
-}
-
 const EULER_CASES = ['sd1_t2i_euler_c1', 'sd2v_t2i_euler_c1', 'sd1_i2i_euler'];
 const TRACED_CASES = ['sd1_t2i_euler_c1', 'sd2v_t2i_euler_c1'];
-const caseAbsent = (name: string, files: string[]): string | false =>
-  files.every((f) => existsSync(join(pipelineDir, name, f))) ? false : NO_DATA;
-const readCase = (name: string): CaseJson => JSON.parse(readFileSync(join(pipelineDir, name, 'case.json'), 'utf8')) as CaseJson;
+// Euler reads the cases' configs with its own default spacing too (they name theirs, linspace).
+const caseConfig = (c: CaseJson): SchedulerConfig => parseSchedulerConfig(c.scheduler_config_effective, { timestepSpacing: 'linspace' });
 
 for (const name of EULER_CASES) {
   test(`${name}: timesteps, sigmas and init_noise_sigma`, { skip: caseAbsent(name, ['case.json']) }, () => {
     const c = readCase(name);
-    const config = parseSchedulerConfig(c.scheduler_config_effective, { timestepSpacing: 'linspace' });
-    const scheduler = createEulerScheduler(config, c.params.num_inference_steps);
-    assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
-    assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
-    assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
+    const scheduler = createEulerScheduler(caseConfig(c), c.params.num_inference_steps);
+    assertCaseSchedule(scheduler, c);
   });
 }
 
 for (const name of TRACED_CASES) {
-  const files = ['case.json', 'noise.npy', 'trace_unet_out.npy', 'trace_unet_sample.npy', 'trace_step_latents.npy', 'latents.npy'];
-  test(`${name}: the traced UNet outputs reproduce every step's latents`, { skip: caseAbsent(name, files) }, () => {
+  test(`${name}: the traced UNet outputs reproduce every step's latents`, { skip: caseAbsent(name, TRACE_FILES) }, () => {
     const c = readCase(name);
-    const config = parseSchedulerConfig(c.scheduler_config_effective, { timestepSpacing: 'linspace' });
-    const scheduler = createEulerScheduler(config, c.params.num_inference_steps);
-    const noise = readNpyFloat32(join(pipelineDir, name, 'noise.npy'));
-    const unetOut = readNpyFloat32(join(pipelineDir, name, 'trace_unet_out.npy')); // (calls, 2, 4, h, w), uncond first
-    const unetIn = readNpyFloat32(join(pipelineDir, name, 'trace_unet_sample.npy'));
-    const stepLatents = readNpyFloat32(join(pipelineDir, name, 'trace_step_latents.npy')); // (calls, 1, 4, h, w)
-    const finalLatents = readNpyFloat32(join(pipelineDir, name, 'latents.npy'));
-    const size = finalLatents.data.length;
-    assert.equal(unetOut.shape[1], 2, 'the trace holds the classifier-free guidance batch of 2');
-    assert.deepEqual(scheduler.timesteps, c.unet_timesteps);
-
-    // The pipeline draws the initial noise from the same generator first; Euler's per-step draws follow it.
-    const generator = new TorchGenerator(c.params.seed);
-    const drawn: Float32Array[] = [];
-    const rng = { randn: (n: number) => { const v = generator.randn(n); drawn.push(v); return v; } };
-    rng.randn(size);
-
-    const guidance = c.params.guidance_scale;
-    let latents: Float32Array = noise.data.subarray(0, size).map((x) => x * scheduler.initNoiseSigma);
-    scheduler.timesteps.forEach((_, i) => {
-      const modelInput = scheduler.scaleModelInput(latents, i);
-      const tracedInput = unetIn.data.subarray(2 * i * size, (2 * i + 1) * size);
-      assert.ok(relativeL2(modelInput, tracedInput) <= 1e-6, `step ${i}: UNet input`);
-
-      const uncond = unetOut.data.subarray(2 * i * size, (2 * i + 1) * size);
-      const text = unetOut.data.subarray((2 * i + 1) * size, (2 * i + 2) * size);
-      const guided = uncond.map((u, k) => u + guidance * (text[k] - u));
-      latents = scheduler.step(guided, i, latents, rng).prevSample;
-      const expected = stepLatents.data.subarray(i * size, (i + 1) * size);
-      const err = relativeL2(latents, expected);
-      assert.ok(err <= 1e-5, `step ${i}: latents relative L2 ${err}`);
-    });
-    assert.ok(relativeL2(latents, finalLatents.data) <= 1e-5, 'final latents');
-
-    // Every draw (initial noise, then one unused draw per step) equals the recorded noise.npy.
-    assert.equal(drawn.length, noise.shape[0]);
-    drawn.forEach((values, d) => {
-      assert.ok(relativeL2(values, noise.data.subarray(d * size, (d + 1) * size)) <= 1e-6, `draw ${d}`);
-    });
+    const scheduler = createEulerScheduler(caseConfig(c), c.params.num_inference_steps);
+    // The pipeline draws the initial noise from the same generator first; Euler's per-step draws follow it. Every
+    // draw (initial noise, then one unused draw per step) must equal the recorded noise.npy.
+    const result = replayCase(name, scheduler, { generator: new TorchGenerator(c.params.seed) });
+    assert.ok(result.finalRelativeL2 <= 1e-5, 'final latents');
   });
 }

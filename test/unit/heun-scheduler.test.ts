@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHeunScheduler } from '../../server/src/pipeline/schedulers/heun.scheduler.js';
-import { assertRelClose, caseAbsent, caseConfig, noDraws, readCase, replayCase, sd15, TRACE_FILES } from '../helpers/scheduler-reference.js';
+import {
+  assertCaseSchedule,
+  assertRelClose,
+  caseAbsent,
+  caseConfig,
+  noDraws,
+  readCase,
+  replayCase,
+  sd15,
+  TRACE_FILES,
+} from '../helpers/scheduler-reference.js';
 
 const CASE = 'sd1_t2i_heun_c1';
 
@@ -124,9 +134,7 @@ test('Turbo-style 1 and 2 trailing steps: 1 and 3 calls, ending on x0', () => {
 test(`${CASE}: timesteps, sigmas and init_noise_sigma as diffusers gives them`, { skip: caseAbsent(CASE) }, () => {
   const c = readCase(CASE);
   const scheduler = createHeunScheduler(caseConfig(c), c.params.num_inference_steps);
-  assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
-  assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
-  assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
+  assertCaseSchedule(scheduler, c);
 });
 
 test(`${CASE}: the traced UNet outputs reproduce every call's latents (first halves included)`, { skip: caseAbsent(CASE, TRACE_FILES) }, () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createLcmScheduler, lcmTimesteps } from '../../server/src/pipeline/schedulers/lcm.scheduler.js';
 import { alphasCumprod, parseSchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
 import type { NoiseSource, SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
+import { assertNear as close, assertUnscaledInput } from '../helpers/scheduler-reference.js';
 
 const LCM_FILE = {
   _class_name: 'LCMScheduler',
@@ -36,12 +37,6 @@ function scriptedNoise(draws: number[][]): NoiseSource & { requested: number[] }
   };
 }
 
-const close = (actual: ArrayLike<number>, expected: readonly number[], label: string): void => {
-  expected.forEach((e, i) =>
-    assert.ok(Math.abs(actual[i] - e) <= 1e-5 * Math.max(1, Math.abs(e)), `${label}[${i}]: ${actual[i]} vs ${e}`),
-  );
-};
-
 test('golden timesteps: every 20th training step from 999, picked at floor(linspace(0, 50, N)) (§3.3)', () => {
   const timesteps = (n: number): number[] => createLcmScheduler(lcmConfig(), n).timesteps;
   assert.deepEqual(timesteps(1), [999]);
@@ -59,13 +54,7 @@ test('golden timesteps: every 20th training step from 999, picked at floor(linsp
 });
 
 test('init_noise_sigma 1, identity scale_model_input, order 1', () => {
-  const scheduler = createLcmScheduler(lcmConfig(), 4);
-  assert.equal(scheduler.initNoiseSigma, 1);
-  assert.equal(scheduler.order, 1);
-  const sample = new Float32Array([1, -2]);
-  const scaled = scheduler.scaleModelInput(sample, 0);
-  assert.notEqual(scaled, sample);
-  assert.deepEqual(Array.from(scaled), [1, -2]);
+  assertUnscaledInput(createLcmScheduler(lcmConfig(), 4), 0, [1, -2]);
 });
 
 test('one step: the boundary-conditioned x0, and no noise drawn on the final step', () => {

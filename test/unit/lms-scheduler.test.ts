@@ -1,57 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLmsScheduler, lmsCoefficient } from '../../server/src/pipeline/schedulers/lms.scheduler.js';
-import { parseSchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
-import type { NoiseSource, SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
-import { readNpyFloat32 } from '../helpers/npy.js';
+import {
+  assertCaseSchedule,
+  assertRelClose,
+  assertTenLinspaceSchedule,
+  caseAbsent,
+  caseConfig,
+  describeReplay,
+  noDraws,
+  readCase,
+  replayCase,
+  sd15,
+  TEN_LINSPACE_SIGMAS as TEN_SIGMAS,
+  TEN_LINSPACE_TIMESTEPS as TEN_TIMESTEPS,
+  TRACE_FILES,
+} from '../helpers/scheduler-reference.js';
 
-const pipelineDir = fileURLToPath(new URL('../../../shared/data/reference/pipeline/', import.meta.url));
-const NO_DATA = 'shared reference data (../shared/data/reference/pipeline) is absent';
-
-// The SD 1.5 scheduler_config.json (a PNDM file, no spacing: LMS then uses its own default, linspace).
-const SD15_FILE = {
-  _class_name: 'PNDMScheduler',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
-const sd15 = (): SchedulerConfig => parseSchedulerConfig(SD15_FILE);
-
-const noDraws: NoiseSource = { randn: () => assert.fail('LMS drew noise') };
-
-// The reference case's 10 steps, embedded so these checks run without the shared data.
-const TEN_TIMESTEPS = [999, 888, 777, 666, 555, 444, 333, 222, 111, 0];
-const TEN_SIGMAS = [
-  14.614645004272461, 7.8398847579956055, 4.609175682067871, 2.9183082580566406, 1.9501622915267944, 1.34492826461792,
-  0.9323583245277405, 0.6249772906303406, 0.36865851283073425, 0.029167532920837402, 0,
-];
-
-function assertRelClose(actual: readonly number[], expected: readonly number[], tolerance: number, label: string): void {
-  assert.equal(actual.length, expected.length, `${label}: length`);
-  expected.forEach((e, i) => {
-    const err = Math.abs(actual[i] - e) / Math.max(Math.abs(e), 1e-12);
-    assert.ok(e === actual[i] || err <= tolerance, `${label}[${i}]: got ${actual[i]}, expected ${e} (relative ${err})`);
-  });
-}
-
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    norm += expected[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
+// sd15(): the SD 1.5 scheduler_config.json (a PNDM file, no spacing: LMS then uses its own default, linspace).
+// TEN_*: the reference case's 10 steps, embedded so these checks run without the shared data.
 
 test('golden linspace timesteps (fractional, as diffusers feeds them)', () => {
   const timesteps = (n: number): number[] => createLmsScheduler(sd15(), n).timesteps;
@@ -79,9 +46,7 @@ test('golden linspace timesteps (fractional, as diffusers feeds them)', () => {
 
 test('10 steps: sigmas, init_noise_sigma and scale_model_input as diffusers computes them', () => {
   const scheduler = createLmsScheduler(sd15(), 10);
-  assertRelClose(scheduler.sigmas, TEN_SIGMAS, 1e-6, 'sigmas');
-  assertRelClose([scheduler.initNoiseSigma], [14.614645004272461], 1e-6, 'init_noise_sigma');
-  assert.equal(scheduler.order, 1);
+  assertTenLinspaceSchedule(scheduler);
   const sample = new Float32Array([1, -2]);
   const scaled = scheduler.scaleModelInput(sample, 1);
   const scale = Math.sqrt(TEN_SIGMAS[1] ** 2 + 1);
@@ -128,59 +93,16 @@ test('first step is Euler; the second combines two derivatives; addNoise is x0 +
 
 // ---- reference case ----------------------------------------------------------------------------------------------
 
-interface CaseJson {
-  params: { guidance_scale: number; num_inference_steps: number };
-  scheduler_config_effective: Record<string, unknown>;
-  scheduler_timesteps: number[];
-  scheduler_sigmas: number[];
-  init_noise_sigma: number;
-  unet_timesteps: number[];
-}
-
 const NAME = 'sd1_t2i_lms_c1';
-const FILES = ['case.json', 'noise.npy', 'trace_unet_out.npy', 'trace_unet_sample.npy', 'trace_step_latents.npy', 'latents.npy'];
-const absent = FILES.every((f) => existsSync(join(pipelineDir, NAME, f))) ? false : NO_DATA;
 
-test(`${NAME}: schedule and every step's latents from the traced UNet outputs`, { skip: absent }, (t) => {
-  const dir = join(pipelineDir, NAME);
-  const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as CaseJson;
-  const scheduler = createLmsScheduler(parseSchedulerConfig(c.scheduler_config_effective), c.params.num_inference_steps);
-  assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
+test(`${NAME}: schedule and every step's latents from the traced UNet outputs`, { skip: caseAbsent(NAME, TRACE_FILES) }, (t) => {
+  const c = readCase(NAME);
+  const scheduler = createLmsScheduler(caseConfig(c), c.params.num_inference_steps);
+  assertCaseSchedule(scheduler, c);
   assertRelClose(scheduler.timesteps, c.unet_timesteps, 1e-6, 'UNet timesteps');
-  assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
-  assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
   assertRelClose(c.scheduler_sigmas, TEN_SIGMAS, 1e-6, 'embedded sigmas');
 
-  const noise = readNpyFloat32(join(dir, 'noise.npy'));
-  const unetOut = readNpyFloat32(join(dir, 'trace_unet_out.npy')); // (calls, 2, 4, h, w), uncond first
-  const unetIn = readNpyFloat32(join(dir, 'trace_unet_sample.npy'));
-  const stepLatents = readNpyFloat32(join(dir, 'trace_step_latents.npy'));
-  const final = readNpyFloat32(join(dir, 'latents.npy')).data;
-  const size = final.length;
-  assert.equal(noise.shape[0], 1, 'LMS draws only the initial noise');
-
-  let latents: Float32Array = noise.data.subarray(0, size).map((x) => x * scheduler.initNoiseSigma);
-  let worst = 0;
-  scheduler.timesteps.forEach((_, i) => {
-    const modelInput = scheduler.scaleModelInput(latents, i);
-    const inputErr = relativeL2(modelInput, unetIn.data.subarray(2 * i * size, (2 * i + 1) * size));
-    assert.ok(inputErr <= 1e-6, `step ${i}: UNet input relative L2 ${inputErr}`);
-    const uncond = unetOut.data.subarray(2 * i * size, (2 * i + 1) * size);
-    const text = unetOut.data.subarray((2 * i + 1) * size, (2 * i + 2) * size);
-    const guided = uncond.map((u, k) => u + c.params.guidance_scale * (text[k] - u));
-    latents = scheduler.step(guided, i, latents, noDraws).prevSample;
-    const err = relativeL2(latents, stepLatents.data.subarray(i * size, (i + 1) * size));
-    worst = Math.max(worst, err);
-    assert.ok(err <= 1e-5, `step ${i}: latents relative L2 ${err}`);
-  });
-  const err = relativeL2(latents, final);
-  let maxDiff = 0;
-  let maxRef = 0;
-  final.forEach((v, i) => {
-    maxDiff = Math.max(maxDiff, Math.abs(latents[i] - v));
-    maxRef = Math.max(maxRef, Math.abs(v));
-  });
-  t.diagnostic(`worst step rel L2 ${worst.toExponential(2)}, final rel L2 ${err.toExponential(2)}, max abs ${maxDiff.toExponential(2)}`);
-  assert.ok(err <= 1e-4, `final latents relative L2 ${err}`);
-  assert.ok(maxDiff <= 1e-4 * maxRef, `final latents max abs difference ${maxDiff}`);
+  const result = replayCase(NAME, scheduler);
+  assert.equal(result.recordedDraws, 1, 'LMS draws only the initial noise');
+  t.diagnostic(describeReplay(result));
 });

@@ -1,34 +1,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createPndmScheduler } from '../../server/src/pipeline/schedulers/pndm.scheduler.js';
-import { alphasCumprod, parseSchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
-import type { NoiseSource, Scheduler, SchedulerConfig } from '../../server/src/pipeline/schedulers/scheduler.js';
+import { alphasCumprod } from '../../server/src/pipeline/schedulers/scheduler.js';
+import type { Scheduler } from '../../server/src/pipeline/schedulers/scheduler.js';
 import { readNpyFloat32 } from '../helpers/npy.js';
+import {
+  assertNear as close,
+  assertUnscaledInput,
+  caseAbsent,
+  caseConfig,
+  dataAbsent,
+  describeReplay,
+  noDraws,
+  pipelineDir,
+  readCase,
+  referenceDir,
+  relativeL2,
+  replayCase,
+  sd15,
+  TRACE_FILES,
+} from '../helpers/scheduler-reference.js';
 
-const referenceDir = fileURLToPath(new URL('../../../shared/data/reference/', import.meta.url));
-const pipelineDir = join(referenceDir, 'pipeline');
-const NO_DATA = 'shared reference data (../shared/data/reference) is absent';
-
-// The SD 1.5 scheduler_config.json: PNDM with skip_prk_steps and no spacing (PNDM's default is leading).
-const SD15_FILE = {
-  _class_name: 'PNDMScheduler',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
-const sd15 = (): SchedulerConfig => parseSchedulerConfig(SD15_FILE);
+// sd15(): the SD 1.5 scheduler_config.json: PNDM with skip_prk_steps and no spacing (PNDM's default is leading).
 const ALPHAS = alphasCumprod(sd15());
-
-const noDraws: NoiseSource = { randn: () => assert.fail('PNDM drew noise') };
 
 /** diffusers' img2img start: t_start = N − min(int(N·strength), N), times PNDM's order (1). */
 const img2imgStart = (steps: number, strength: number): number => steps - Math.min(Math.trunc(steps * strength), steps);
@@ -38,25 +33,6 @@ function transfer(x: number, t: number, tPrev: number, eps: number): number {
   const a = ALPHAS[t];
   const ap = tPrev >= 0 ? ALPHAS[tPrev] : ALPHAS[0];
   return Math.sqrt(ap / a) * x - ((ap - a) * eps) / (a * Math.sqrt(1 - ap) + Math.sqrt(a * (1 - a) * ap));
-}
-
-const close = (actual: number, expected: number, label: string): void =>
-  assert.ok(Math.abs(actual - expected) <= 1e-5 * Math.max(1, Math.abs(expected)), `${label}: ${actual} vs ${expected}`);
-
-function relativeL2(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < expected.length; i++) {
-    diff += (actual[i] - expected[i]) ** 2;
-    norm += expected[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
-function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let max = 0;
-  for (let i = 0; i < expected.length; i++) max = Math.max(max, Math.abs(actual[i] - expected[i]));
-  return max;
 }
 
 const TEN_STEPS = [901, 801, 801, 701, 601, 501, 401, 301, 201, 101, 1];
@@ -79,13 +55,7 @@ test('golden PLMS timesteps: N + 1 entries, the second repeated', () => {
 });
 
 test('init_noise_sigma 1, identity scale_model_input, order 1', () => {
-  const scheduler = createPndmScheduler(sd15(), 10);
-  assert.equal(scheduler.initNoiseSigma, 1);
-  assert.equal(scheduler.order, 1);
-  const sample = new Float32Array([1, -2]);
-  const scaled = scheduler.scaleModelInput(sample, 2);
-  assert.notEqual(scaled, sample);
-  assert.deepEqual(Array.from(scaled), [1, -2]);
+  assertUnscaledInput(createPndmScheduler(sd15(), 10), 2, [1, -2]);
 });
 
 test('PLMS by hand: warm-up pair, then Adams–Bashforth of order 2, 3, 4 over the stored ε', () => {
@@ -161,75 +131,28 @@ test('img2img start index: strength 0.6 of 10 steps starts at index 4 of the 11 
 
 // ---- reference cases ---------------------------------------------------------------------------------------------
 
-interface CaseJson {
-  params: { guidance_scale: number; num_inference_steps: number; strength?: number };
-  scheduler_config_effective: Record<string, unknown>;
-  scheduler_timesteps: number[];
-  init_noise_sigma: number;
-  unet_timesteps: number[];
-}
+/** UNet inputs are compared within relative L2 1e-5 here (the other schedulers' replays allow 1e-6). */
+const PNDM_INPUT_TOLERANCE = 1e-5;
 
-const TRACE_FILES = ['case.json', 'noise.npy', 'trace_unet_out.npy', 'trace_unet_sample.npy', 'trace_step_latents.npy', 'latents.npy'];
-const absent = (paths: string[]): string | false => (paths.every((p) => existsSync(p)) ? false : NO_DATA);
-const caseFiles = (name: string): string[] => TRACE_FILES.map((f) => join(pipelineDir, name, f));
-const readCase = (name: string): CaseJson => JSON.parse(readFileSync(join(pipelineDir, name, 'case.json'), 'utf8')) as CaseJson;
-
-/** Steps `scheduler` from `start` through the traced UNet calls; returns the latents after the last one. */
-function replay(scheduler: Scheduler, name: string, start: number, initial: Float32Array, guidance: number): { worst: number; latents: Float32Array } {
-  const dir = join(pipelineDir, name);
-  const unetOut = readNpyFloat32(join(dir, 'trace_unet_out.npy')); // (calls, 2, 4, h, w), uncond first
-  const unetIn = readNpyFloat32(join(dir, 'trace_unet_sample.npy'));
-  const stepLatents = readNpyFloat32(join(dir, 'trace_step_latents.npy'));
-  const size = initial.length;
-  assert.equal(unetOut.shape[0], scheduler.timesteps.length - start, 'one traced UNet call per timestep run');
-  let latents = initial;
-  let worst = 0;
-  for (let call = 0; call < unetOut.shape[0]; call++) {
-    const modelInput = scheduler.scaleModelInput(latents, start + call);
-    const traced = unetIn.data.subarray(2 * call * size, (2 * call + 1) * size);
-    assert.ok(relativeL2(modelInput, traced) <= 1e-5, `call ${call}: UNet input`);
-    const uncond = unetOut.data.subarray(2 * call * size, (2 * call + 1) * size);
-    const text = unetOut.data.subarray((2 * call + 1) * size, (2 * call + 2) * size);
-    const guided = uncond.map((u, k) => u + guidance * (text[k] - u));
-    latents = scheduler.step(guided, start + call, latents, noDraws).prevSample;
-    const err = relativeL2(latents, stepLatents.data.subarray(call * size, (call + 1) * size));
-    worst = Math.max(worst, err);
-    assert.ok(err <= 1e-5, `call ${call}: latents relative L2 ${err}`);
-  }
-  return { worst, latents };
-}
-
-function checkFinal(name: string, latents: Float32Array, worst: number, diagnostic: (m: string) => void): void {
-  const final = readNpyFloat32(join(pipelineDir, name, 'latents.npy')).data;
-  const err = relativeL2(latents, final);
-  const maxDiff = maxAbsDiff(latents, final);
-  const maxRef = final.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  diagnostic(`worst step rel L2 ${worst.toExponential(2)}, final rel L2 ${err.toExponential(2)}, max abs ${maxDiff.toExponential(2)}`);
-  assert.ok(err <= 1e-4, `final latents relative L2 ${err}`);
-  assert.ok(maxDiff <= 1e-4 * maxRef, `final latents max abs difference ${maxDiff}`);
-}
-
-test('sd1_t2i_pndm_c1: 11 UNet calls reproduce every step and the final latents', { skip: absent(caseFiles('sd1_t2i_pndm_c1')) }, (t) => {
+test('sd1_t2i_pndm_c1: 11 UNet calls reproduce every step and the final latents', { skip: caseAbsent('sd1_t2i_pndm_c1', TRACE_FILES) }, (t) => {
   const c = readCase('sd1_t2i_pndm_c1');
-  const scheduler = createPndmScheduler(parseSchedulerConfig(c.scheduler_config_effective), c.params.num_inference_steps);
+  const scheduler = createPndmScheduler(caseConfig(c), c.params.num_inference_steps);
   assert.deepEqual(scheduler.timesteps, c.scheduler_timesteps);
   assert.deepEqual(scheduler.timesteps, c.unet_timesteps);
   assert.deepEqual(c.scheduler_timesteps, TEN_STEPS);
   assert.equal(scheduler.initNoiseSigma, c.init_noise_sigma);
-  const noise = readNpyFloat32(join(pipelineDir, 'sd1_t2i_pndm_c1', 'noise.npy'));
-  assert.equal(noise.shape[0], 1, 'PNDM draws only the initial noise');
-  const size = noise.data.length;
-  const initial = noise.data.subarray(0, size).map((x) => x * scheduler.initNoiseSigma);
-  const { worst, latents } = replay(scheduler, 'sd1_t2i_pndm_c1', 0, initial, c.params.guidance_scale);
-  checkFinal('sd1_t2i_pndm_c1', latents, worst, (m) => t.diagnostic(m));
+  const result = replayCase('sd1_t2i_pndm_c1', scheduler, { inputTolerance: PNDM_INPUT_TOLERANCE });
+  assert.equal(result.recordedDraws, 1, 'PNDM draws only the initial noise');
+  t.diagnostic(describeReplay(result));
 });
 
-const I2I_FILES = [...caseFiles('sd1_i2i_pndm'), join(referenceDir, 'components/tiny-sd1/vae_encoder.latent_mean.npy')];
+const LATENT_MEAN = join(referenceDir, 'components/tiny-sd1/vae_encoder.latent_mean.npy');
+const I2I_FILES = [...TRACE_FILES.map((f) => join(pipelineDir, 'sd1_i2i_pndm', f)), LATENT_MEAN];
 
-test('sd1_i2i_pndm: sliced timesteps, add_noise at t_start, and the 7 calls from there', { skip: absent(I2I_FILES) }, (t) => {
+test('sd1_i2i_pndm: sliced timesteps, add_noise at t_start, and the 7 calls from there', { skip: dataAbsent(I2I_FILES) }, (t) => {
   const c = readCase('sd1_i2i_pndm');
   const steps = c.params.num_inference_steps;
-  const scheduler = createPndmScheduler(parseSchedulerConfig(c.scheduler_config_effective), steps);
+  const scheduler = createPndmScheduler(caseConfig(c), steps);
   const start = img2imgStart(steps, c.params.strength ?? 1) * scheduler.order;
   assert.equal(start, 4);
   assert.deepEqual(scheduler.timesteps, c.scheduler_timesteps);
@@ -239,14 +162,18 @@ test('sd1_i2i_pndm: sliced timesteps, add_noise at t_start, and the 7 calls from
   // posterior's spread is negligible by construction), and noise.npy[1] is the add-noise draw.
   const noise = readNpyFloat32(join(pipelineDir, 'sd1_i2i_pndm', 'noise.npy'));
   const size = noise.data.length / noise.shape[0];
-  const mean = readNpyFloat32(join(referenceDir, 'components/tiny-sd1/vae_encoder.latent_mean.npy')).data;
-  const clean = mean.map((m) => m * 0.18215);
+  const clean = readNpyFloat32(LATENT_MEAN).data.map((m) => m * 0.18215);
   const noisy = scheduler.addNoise(clean, noise.data.subarray(size, 2 * size), start);
   const firstInput = readNpyFloat32(join(pipelineDir, 'sd1_i2i_pndm', 'trace_unet_sample.npy')).data.subarray(0, size);
   const addNoiseErr = relativeL2(noisy, firstInput);
   assert.ok(addNoiseErr <= 1e-5, `add_noise relative L2 ${addNoiseErr}`);
 
   // A fresh scheduler starting at index 4 (its counter at 0) replays diffusers, quirks included.
-  const { worst, latents } = replay(scheduler, 'sd1_i2i_pndm', start, firstInput.slice(), c.params.guidance_scale);
-  checkFinal('sd1_i2i_pndm', latents, worst, (m) => t.diagnostic(`${m}; add_noise rel L2 ${addNoiseErr.toExponential(2)}`));
+  const result = replayCase('sd1_i2i_pndm', scheduler, {
+    start,
+    initial: firstInput.slice(),
+    drawsBefore: 2,
+    inputTolerance: PNDM_INPUT_TOLERANCE,
+  });
+  t.diagnostic(`${describeReplay(result)}; add_noise rel L2 ${addNoiseErr.toExponential(2)}`);
 });

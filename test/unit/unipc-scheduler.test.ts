@@ -2,15 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createUniPcScheduler } from '../../server/src/pipeline/schedulers/unipc.scheduler.js';
 import { alphasCumprod } from '../../server/src/pipeline/schedulers/scheduler.js';
-import { assertRelClose, caseAbsent, caseConfig, noDraws, readCase, replayCase, sd15, TRACE_FILES } from '../helpers/scheduler-reference.js';
+import {
+  assertCaseSchedule,
+  assertRelClose,
+  caseAbsent,
+  caseConfig,
+  noDraws,
+  readCase,
+  replayCase,
+  sd15,
+  TEN_MULTISTEP_SIGMAS,
+  TEN_MULTISTEP_TIMESTEPS,
+  TRACE_FILES,
+  vp64 as vp,
+} from '../helpers/scheduler-reference.js';
 
 const CASE = 'sd1_t2i_unipc_c1';
 
 // ---- UniPC-2 (bh2, data prediction) in float64 from the paper's formulas, for one scalar ---------------------------
-const vp = (sigma: number) => {
-  const alpha = 1 / Math.sqrt(sigma * sigma + 1);
-  return { alpha, sigmaT: sigma * alpha, lambda: Math.log(alpha) - Math.log(sigma * alpha) };
-};
 
 /**
  * One UniPC update from σ_s to σ_t: x0s are the data predictions at σ_s (last) and before (σs likewise);
@@ -69,16 +78,8 @@ const wavyEps = (i: number): number => 0.3 * Math.sin(i + 1) + 0.1 * i;
 
 test('10 steps: the reference case schedule (DPMSolverMultistep’s linspace)', () => {
   const scheduler = createUniPcScheduler(sd15(), 10);
-  assert.deepEqual(scheduler.timesteps, [999, 899, 799, 699, 599, 500, 400, 300, 200, 100]);
-  assertRelClose(
-    scheduler.sigmas,
-    [
-      14.614645004272461, 8.302804946899414, 5.087765216827393, 3.3210842609405518, 2.276463747024536, 1.6182795763015747,
-      1.1643916368484497, 0.8327531814575195, 0.5716663599014282, 0.34393182396888733, 0.029167532920837402,
-    ],
-    1e-6,
-    'sigmas',
-  );
+  assert.deepEqual(scheduler.timesteps, TEN_MULTISTEP_TIMESTEPS);
+  assertRelClose(scheduler.sigmas, TEN_MULTISTEP_SIGMAS, 1e-6, 'sigmas');
   assert.equal(scheduler.initNoiseSigma, 1);
   assert.equal(scheduler.order, 1);
 });
@@ -167,9 +168,7 @@ test('Turbo-style 1 and 2 trailing steps run; final_sigmas_type "zero" lands on 
 test(`${CASE}: timesteps, sigmas and init_noise_sigma as diffusers gives them`, { skip: caseAbsent(CASE) }, () => {
   const c = readCase(CASE);
   const scheduler = createUniPcScheduler(caseConfig(c), c.params.num_inference_steps);
-  assertRelClose(scheduler.timesteps, c.scheduler_timesteps, 1e-6, 'timesteps');
-  assertRelClose(scheduler.sigmas, c.scheduler_sigmas, 1e-6, 'sigmas');
-  assertRelClose([scheduler.initNoiseSigma], [c.init_noise_sigma], 1e-6, 'init_noise_sigma');
+  assertCaseSchedule(scheduler, c);
 });
 
 test(`${CASE}: the traced UNet outputs reproduce every step's latents`, { skip: caseAbsent(CASE, TRACE_FILES) }, () => {

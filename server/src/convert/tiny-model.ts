@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { writeTinyTokenizer } from '../pipeline/tokenizer/tiny-vocab.js';
 import { buildClipTextEncoder } from './clip-text-encoder.js';
 import { writeModel } from './onnx-proto.js';
+import { defaultSchedulerConfig, modelIndex } from './pipeline-files.js';
 import type { ModelDef, WriteModelOptions } from './onnx-proto.js';
 import type { TextEncoderConfig, UnetConfig, VaeConfig } from './sd-config.js';
 import { buildUnet } from './unet.js';
@@ -67,37 +68,9 @@ export interface TinyModelOptions {
   seed?: number;
   /** onnxruntime's fused attention contrib op (GraphBuilderOptions.fusedAttention): same weights, other graph. */
   fusedAttention?: boolean;
+  /** A 9-channel inpainting UNet (latents | mask | masked-image latents), as SD inpainting checkpoints have. */
+  inpainting?: boolean;
 }
-
-/** Keys and values of a diffusers ONNX export without safety checker. */
-const MODEL_INDEX = {
-  _class_name: 'OnnxStableDiffusionPipeline',
-  _diffusers_version: '0.24.0',
-  feature_extractor: [null, null],
-  requires_safety_checker: false,
-  safety_checker: [null, null],
-  scheduler: ['diffusers', 'PNDMScheduler'],
-  text_encoder: ['diffusers', 'OnnxRuntimeModel'],
-  tokenizer: ['transformers', 'CLIPTokenizer'],
-  unet: ['diffusers', 'OnnxRuntimeModel'],
-  vae_decoder: ['diffusers', 'OnnxRuntimeModel'],
-  vae_encoder: ['diffusers', 'OnnxRuntimeModel'],
-};
-
-/** SD 1.5's PNDM scheduler config. */
-const SCHEDULER_CONFIG = {
-  _class_name: 'PNDMScheduler',
-  _diffusers_version: '0.6.0',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
 
 export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): Promise<void> {
   const seed = opts.seed ?? 0;
@@ -114,16 +87,17 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   // The UNet keeps its weights in weights.pb, as diffusers' exporter does (real UNets exceed protobuf's 2 GB),
   // so loaders get exercised on external data. A strong time projection and a noise-sized output (real UNets
   // zero-initialise conv_out), so predictions at different timesteps differ clearly (tests rely on it).
-  await writeComponent(dir, 'unet', buildUnet(TINY_UNET, { seed, fusedAttention, randomGains: { temb: 3, convOut: 1.5 } }), {
+  await writeComponent(dir, 'unet', buildUnet(opts.inpainting ? { ...TINY_UNET, inChannels: 9 } : TINY_UNET, { seed, fusedAttention, randomGains: { temb: 3, convOut: 1.5 } }), {
     externalDataFile: 'weights.pb',
   });
   // Gain chosen so pixels land mostly within [-1, 1] with some overshoot, as a real decoder's do.
   await writeComponent(dir, 'vae_decoder', buildVaeDecoder(TINY_VAE, { seed, fusedAttention, randomOutGain: 0.8 }));
   await writeComponent(dir, 'vae_encoder', buildVaeEncoder(TINY_VAE, { seed, fusedAttention }));
 
-  await writeJson(join(dir, 'model_index.json'), MODEL_INDEX);
+  // model_index.json names the inpainting pipeline for a 9-channel UNet: loaders tell them apart by it.
+  await writeJson(join(dir, 'model_index.json'), modelIndex('PNDMScheduler', opts.inpainting ?? false, 'tiny-test'));
   await mkdir(join(dir, 'scheduler'), { recursive: true });
-  await writeJson(join(dir, 'scheduler', 'scheduler_config.json'), SCHEDULER_CONFIG);
+  await writeJson(join(dir, 'scheduler', 'scheduler_config.json'), defaultSchedulerConfig('sd1', 'epsilon'));
 }
 
 async function writeComponent(dir: string, name: string, model: ModelDef, opts?: WriteModelOptions): Promise<void> {

@@ -66,7 +66,7 @@ export async function loadSdModel(id: string, dir: string, loadOptions: SdLoadOp
       }
     }
   }
-  const channels = unet.input('sample')?.shape[1];
+  const channels = await unetInputChannels(dir, unet.input('sample')?.shape[1]);
   return {
     id,
     dir,
@@ -76,7 +76,7 @@ export async function loadSdModel(id: string, dir: string, loadOptions: SdLoadOp
     vaeDecoder,
     schedulerConfig,
     vaeScalingFactor: typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : DEFAULT_VAE_SCALING,
-    latentChannels: typeof channels === 'number' ? channels : 4,
+    latentChannels: channels,
     lowMemory,
     sessionOptions: options,
   };
@@ -86,6 +86,18 @@ export async function loadSdModel(id: string, dir: string, loadOptions: SdLoadOp
 export function onnxStats(model: SdModel): { ms: number; runs: number } {
   const nets = [model.textEncoder, model.unet, model.vaeDecoder, model.vaeEncoder].filter((n) => n !== undefined);
   return { ms: nets.reduce((t, n) => t + n.stats.ms, 0), runs: nets.reduce((t, n) => t + n.stats.runs, 0) };
+}
+
+/**
+ * 4, or 9 for an inpainting UNet. diffusers' exporter leaves the channel axis symbolic, so when the graph does not
+ * say, the folder does: an optimum-style unet/config.json, or the inpainting pipeline's name in model_index.json.
+ */
+async function unetInputChannels(dir: string, declared: number | string | undefined): Promise<number> {
+  if (typeof declared === 'number') return declared;
+  const config = (await readJson(join(dir, 'unet', 'config.json')).catch(() => ({}))) as { in_channels?: unknown };
+  if (typeof config.in_channels === 'number') return config.in_channels;
+  const index = (await readJson(join(dir, 'model_index.json')).catch(() => ({}))) as { _class_name?: unknown };
+  return typeof index._class_name === 'string' && /inpaint/i.test(index._class_name) ? 9 : 4;
 }
 
 export async function vaeEncoderOf(model: SdModel, options: SessionOptions = model.sessionOptions): Promise<OnnxModel> {

@@ -1,8 +1,16 @@
 // Shared pieces of the ᾱ-parameterised ("DDPM family") schedulers: DDIM, PNDM and LCM. They index ᾱ by integer
-// timestep and keep samples in VP space (init_noise_sigma 1), unlike the sigma family (Euler, LMS).
+// timestep and keep samples in VP space (init_noise_sigma 1), unlike the sigma family (Euler, LMS). The VP-level
+// math (x0, ε and add_noise from α and σ_t) serves DPM++ 2M and UniPC too, which keep their samples in VP space.
 // Arithmetic mirrors diffusers' float32 tensors: Math.fround after every operation.
-import { alphasCumprod, roundHalfEven, spacedTimesteps } from './scheduler.js';
-import type { PredictionType, SchedulerConfig, TimestepSpacing } from './scheduler.js';
+import { alphasCumprod, checkSameLength, checkStepIndex, roundHalfEven, spacedTimesteps } from './scheduler.js';
+import type {
+  NoiseSource,
+  PredictionType,
+  Scheduler,
+  SchedulerConfig,
+  SchedulerStepResult,
+  TimestepSpacing,
+} from './scheduler.js';
 
 const f32 = Math.fround;
 
@@ -47,51 +55,100 @@ export function integerTimesteps(config: SchedulerConfig, steps: number, classDe
   });
 }
 
-/** diffusers' add_noise for this family: √ᾱ_t·x0 + √(1−ᾱ_t)·ε in float32. Returns a new array. */
-export function addNoiseAtAlpha(alphaProd: number, original: Float32Array, noise: Float32Array): Float32Array {
+/**
+ * A noise level in VP space, float32: x_t = α·x0 + σ_t·ε. The DDPM family reads it off ᾱ (`vpLevel`); DPM++ and
+ * UniPC off a sigma (`vpPoint` in sigma-schedule.ts).
+ */
+export interface VpLevel {
+  alpha: number;
+  sigmaT: number;
+}
+
+/** α = √ᾱ, σ_t = √(1 − ᾱ), as diffusers' `alpha_prod_t ** 0.5` and `(1 - alpha_prod_t) ** 0.5`. */
+export function vpLevel(alphaProd: number): VpLevel {
+  return { alpha: sqrt32(alphaProd), sigmaT: sqrt32(f32(1 - alphaProd)) };
+}
+
+/**
+ * α·x0 + σ_t·ε in float32, a new array: diffusers' add_noise in VP space, and the DDIM (η = 0) and LCM steps,
+ * which noise their x0 back to the next level the same way.
+ */
+export function addNoiseAt(level: VpLevel, original: Float32Array, noise: Float32Array): Float32Array {
   if (noise.length !== original.length) {
     throw new Error(`add noise: noise has ${noise.length} values, the sample has ${original.length}`);
   }
-  const signal = sqrt32(alphaProd);
-  const spread = sqrt32(f32(1 - alphaProd));
-  return original.map((x, i) => f32(signal * x) + f32(spread * noise[i]));
+  const { alpha, sigmaT } = level;
+  return original.map((x, i) => f32(alpha * x) + f32(sigmaT * noise[i]));
 }
 
-/** x0 predicted from a UNet output at ᾱ_t: ε → (x − √(1−ᾱ)ε)/√ᾱ; v → √ᾱ·x − √(1−ᾱ)·v. */
+/** x0 predicted from a UNet output at a VP level: ε → (x − σ_t·ε)/α; v → α·x − σ_t·v. */
 export function predictOriginal(
   predictionType: PredictionType,
-  alphaProd: number,
+  level: VpLevel,
   sample: Float32Array,
   modelOutput: Float32Array,
 ): Float32Array {
-  const sqrtAlpha = sqrt32(alphaProd);
-  const sqrtBeta = sqrt32(f32(1 - alphaProd));
+  const { alpha, sigmaT } = level;
   const out = new Float32Array(sample.length);
   if (predictionType === 'epsilon') {
-    for (let i = 0; i < out.length; i++) out[i] = f32(sample[i] - f32(sqrtBeta * modelOutput[i])) / sqrtAlpha;
+    for (let i = 0; i < out.length; i++) out[i] = f32(sample[i] - f32(sigmaT * modelOutput[i])) / alpha;
   } else {
-    for (let i = 0; i < out.length; i++) out[i] = f32(sqrtAlpha * sample[i]) - f32(sqrtBeta * modelOutput[i]);
+    for (let i = 0; i < out.length; i++) out[i] = f32(alpha * sample[i]) - f32(sigmaT * modelOutput[i]);
   }
   return out;
 }
 
-/** ε from a v-prediction at ᾱ_t: √ᾱ·v + √(1−ᾱ)·x. */
-export function epsilonFromVelocity(alphaProd: number, sample: Float32Array, velocity: Float32Array): Float32Array {
-  const sqrtAlpha = sqrt32(alphaProd);
-  const sqrtBeta = sqrt32(f32(1 - alphaProd));
-  return velocity.map((v, i) => f32(sqrtAlpha * v) + f32(sqrtBeta * sample[i]));
+/** ε from a v-prediction at a VP level: α·v + σ_t·x. */
+export function epsilonFromVelocity(level: VpLevel, sample: Float32Array, velocity: Float32Array): Float32Array {
+  const { alpha, sigmaT } = level;
+  return velocity.map((v, i) => f32(alpha * v) + f32(sigmaT * sample[i]));
 }
 
-/** Throws unless `stepIndex` addresses one of `count` timesteps. */
-export function checkStepIndex(scheduler: string, stepIndex: number, count: number): void {
-  if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= count) {
-    throw new Error(`${scheduler}: step index ${stepIndex} is outside 0..${count - 1}`);
+/** diffusers' clip_sample: clamps x0 to ±clip_sample_range in place when the config asks for it. */
+export function clipPredOriginal(predOriginal: Float32Array, config: SchedulerConfig): void {
+  if (!config.clip_sample) return;
+  const range = config.clip_sample_range;
+  for (let i = 0; i < predOriginal.length; i++) predOriginal[i] = Math.min(range, Math.max(-range, predOriginal[i]));
+}
+
+/**
+ * What the schedulers that keep samples in VP space share (DDIM, PNDM and LCM below; DPM++ 2M and UniPC through
+ * VpSigmaScheduler): init_noise_sigma 1, no input scaling, and order 1 (PNDM's too in diffusers, so an img2img run
+ * starts at index t_start of `timesteps`).
+ */
+export abstract class VpScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+
+  /** `name` names the scheduler in errors. */
+  constructor(protected readonly name: string, readonly timesteps: number[]) {}
+
+  abstract step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult;
+  abstract addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
+
+  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(this.name, stepIndex, this.timesteps.length);
+    return sample.slice();
+  }
+
+  /** The checks every step starts with: a valid index, then a model output the sample's size. */
+  protected checkStep(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): void {
+    checkStepIndex(this.name, stepIndex, this.timesteps.length);
+    checkSameLength(this.name, modelOutput, sample);
   }
 }
 
-/** Throws unless the model output and the sample have the same size. */
-export function checkSameLength(scheduler: string, modelOutput: Float32Array, sample: Float32Array): void {
-  if (modelOutput.length !== sample.length) {
-    throw new Error(`${scheduler} step: model output has ${modelOutput.length} values, sample has ${sample.length}`);
+/** DDIM, PNDM and LCM: ᾱ indexed by each call's integer timestep, add_noise at the timestep of `stepIndex`. */
+export abstract class DdpmScheduler extends VpScheduler {
+  protected readonly schedule: DdpmSchedule;
+
+  constructor(name: string, timesteps: number[], protected readonly config: SchedulerConfig) {
+    super(name, timesteps);
+    this.schedule = ddpmSchedule(config);
+  }
+
+  override addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(this.name, stepIndex, this.timesteps.length);
+    return addNoiseAt(vpLevel(alphaProdAt(this.schedule, this.timesteps[stepIndex])), original, noise);
   }
 }

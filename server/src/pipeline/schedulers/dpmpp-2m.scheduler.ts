@@ -3,9 +3,9 @@
 // each step predicts x0 and takes an exponential-integrator step in λ = ln(α/σ_t), second order from the second
 // step on, using the previous x0 as well. "Karras" swaps the spacing for Karras sigmas.
 // Arithmetic mirrors diffusers' float32 tensors (Math.fround after each operation) so latents track the reference.
-import { checkSameLength, checkStepIndex } from './ddpm-math.js';
+import { predictOriginal } from './ddpm-math.js';
 import type { Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
-import { multistepSchedule, vpAddNoise, vpPoint, vpPredictOriginal } from './sigma-schedule.js';
+import { multistepSchedule, VpSigmaScheduler, vpPoint } from './sigma-schedule.js';
 import type { FinalSigmasType } from './sigma-schedule.js';
 
 const f32 = Math.fround;
@@ -18,34 +18,27 @@ export interface DpmSolverOptions {
 /** Below this many steps diffusers drops to first order for the last step (lower_order_final). */
 const LOWER_ORDER_FINAL_BELOW = 15;
 
-class DpmSolverMultistepScheduler implements Scheduler {
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+class DpmSolverMultistepScheduler extends VpSigmaScheduler {
   /** x0 predicted at the previous step, for the second-order update. */
   private previousX0: Float32Array | null = null;
   private nextStepIndex: number | null = null;
 
   constructor(
-    readonly timesteps: number[],
-    /** One σ per timestep, then the final σ. */
-    readonly sigmas: number[],
-    private readonly predictionType: SchedulerConfig['prediction_type'],
+    timesteps: number[],
+    sigmas: number[],
+    predictionType: SchedulerConfig['prediction_type'],
     private readonly firstOrderLastStep: boolean,
-  ) {}
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('DPM++ 2M', stepIndex, this.timesteps.length);
-    return sample.slice();
+  ) {
+    super('DPM++ 2M', timesteps, sigmas, predictionType);
   }
 
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
-    checkStepIndex('DPM++ 2M', stepIndex, this.timesteps.length);
-    checkSameLength('DPM++ 2M', modelOutput, sample);
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
+    this.checkStep(modelOutput, stepIndex, sample);
     // The history belongs to the step just before; a loop that starts again (or elsewhere) starts at first order.
     if (this.nextStepIndex !== stepIndex) this.previousX0 = null;
     const here = vpPoint(this.sigmas[stepIndex]);
     const next = vpPoint(this.sigmas[stepIndex + 1]);
-    const x0 = vpPredictOriginal(modelOutput, sample, here, this.predictionType);
+    const x0 = predictOriginal(this.predictionType, here, sample, modelOutput);
 
     const h = f32(next.lambda - here.lambda);
     const sampleScale = f32(next.sigmaT / here.sigmaT);
@@ -70,12 +63,6 @@ class DpmSolverMultistepScheduler implements Scheduler {
     this.previousX0 = x0;
     this.nextStepIndex = stepIndex + 1;
     return { prevSample, predOriginal: x0 };
-  }
-
-  /** img2img: α·x0 + σ_t·ε at the σ of `stepIndex` (diffusers' add_noise for this scheduler). */
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('DPM++ 2M', stepIndex, this.timesteps.length);
-    return vpAddNoise(original, noise, this.sigmas[stepIndex]);
   }
 }
 

@@ -1,33 +1,14 @@
 // diffusers' EulerAncestralDiscreteScheduler (k-diffusion "Euler a"): an Euler step down to σ_down, then fresh
 // noise of size σ_up, so the sample lands at σ_next with part of its noise renewed.
 // Arithmetic mirrors diffusers' float32 tensors (Math.fround after each operation) so latents track the reference.
-import { checkSameLength, checkStepIndex } from './ddpm-math.js';
-import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
-import { spacedTimesteps } from './scheduler.js';
+import { checkSameLength } from './scheduler.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
-import { sigmaAddNoise, sigmaInitNoise, sigmaPredictOriginal, sigmaScaleInput } from './sigma-schedule.js';
+import { SigmaScheduler, sigmaPredictOriginal, sigmaSchedule } from './sigma-schedule.js';
 
 const f32 = Math.fround;
 
-class EulerAncestralScheduler implements Scheduler {
-  readonly order = 1;
-  readonly initNoiseSigma: number;
-
-  constructor(
-    readonly timesteps: number[],
-    /** One σ per timestep, then a final 0. */
-    readonly sigmas: number[],
-    private readonly predictionType: SchedulerConfig['prediction_type'],
-    leadingSpacing: boolean,
-  ) {
-    this.initNoiseSigma = sigmaInitNoise(sigmas, leadingSpacing);
-  }
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    return sigmaScaleInput(sample, this.sigmaAt(stepIndex));
-  }
-
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult {
+class EulerAncestralScheduler extends SigmaScheduler {
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult {
     checkSameLength('Euler a', modelOutput, sample);
     const sigma = this.sigmaAt(stepIndex);
     const sigmaNext = this.sigmas[stepIndex + 1];
@@ -50,24 +31,10 @@ class EulerAncestralScheduler implements Scheduler {
     }
     return { prevSample, predOriginal };
   }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return sigmaAddNoise(original, noise, this.sigmaAt(stepIndex));
-  }
-
-  private sigmaAt(stepIndex: number): number {
-    checkStepIndex('Euler a', stepIndex, this.timesteps.length);
-    return this.sigmas[stepIndex];
-  }
 }
-
-/** diffusers' EulerAncestralDiscreteScheduler default when the config names no spacing. */
-const DEFAULT_SPACING = 'linspace';
 
 export function createEulerAncestralScheduler(config: SchedulerConfig, steps: number): Scheduler & { readonly sigmas: number[] } {
   if (config.use_karras_sigmas) throw new Error('Euler a: use_karras_sigmas is not supported');
-  const spacing = config.timestep_spacing ?? DEFAULT_SPACING;
-  const timesteps = spacedTimesteps(config, steps, spacing);
-  const sigmas = [...interpolateSigmas(trainingSigmas(config), timesteps), 0];
-  return new EulerAncestralScheduler(timesteps, sigmas, config.prediction_type, spacing === 'leading');
+  const { timesteps, sigmas, leadingSpacing } = sigmaSchedule(config, steps);
+  return new EulerAncestralScheduler('Euler a', timesteps, sigmas, config.prediction_type, leadingSpacing);
 }

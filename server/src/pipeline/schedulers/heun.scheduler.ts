@@ -4,11 +4,9 @@
 // 2N − 1 calls. `timesteps` lists every call: [t0, t1, t1, t2, t2, …, t_{N−1}, t_{N−1}]; the step index is the
 // call's position in that list, even for first halves and odd for second halves.
 // Arithmetic mirrors diffusers' float32 tensors (Math.fround after each operation) so latents track the reference.
-import { checkSameLength, checkStepIndex } from './ddpm-math.js';
-import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
-import { spacedTimesteps } from './scheduler.js';
+import { checkSameLength, checkStepIndex } from './scheduler.js';
 import type { Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
-import { sigmaAddNoise, sigmaInitNoise, sigmaPredictOriginal, sigmaScaleInput } from './sigma-schedule.js';
+import { SigmaScheduler, sigmaPredictOriginal, sigmaSchedule } from './sigma-schedule.js';
 
 const f32 = Math.fround;
 
@@ -20,28 +18,26 @@ interface FirstHalf {
   dt: number;
 }
 
-class HeunScheduler implements Scheduler {
-  readonly order = 2;
-  readonly initNoiseSigma: number;
+/**
+ * img2img: addNoise takes the σ of call `stepIndex`. diffusers starts Heun at call 2·t_start (scheduler.order ×
+ * the first step kept), a first half whose σ is that step's.
+ */
+class HeunScheduler extends SigmaScheduler {
+  override readonly order = 2;
   private pending: FirstHalf | null = null;
 
   constructor(
-    readonly timesteps: number[],
+    timesteps: number[],
     /** σ of every call, then a final 0: [σ0, σ1, σ1, …, σ_{N−1}, σ_{N−1}, 0]. */
-    readonly sigmas: number[],
-    private readonly predictionType: SchedulerConfig['prediction_type'],
+    sigmas: number[],
+    predictionType: SchedulerConfig['prediction_type'],
     private readonly clipRange: number | null,
     leadingSpacing: boolean,
   ) {
-    this.initNoiseSigma = sigmaInitNoise(sigmas, leadingSpacing);
+    super('Heun', timesteps, sigmas, predictionType, leadingSpacing);
   }
 
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('Heun', stepIndex, this.timesteps.length);
-    return sigmaScaleInput(sample, this.sigmas[stepIndex]);
-  }
-
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
     checkStepIndex('Heun', stepIndex, this.timesteps.length);
     checkSameLength('Heun', modelOutput, sample);
     return stepIndex % 2 === 0 ? this.firstHalf(modelOutput, stepIndex, sample) : this.secondHalf(modelOutput, stepIndex, sample);
@@ -86,28 +82,14 @@ class HeunScheduler implements Scheduler {
     if (range !== null) for (let i = 0; i < x0.length; i++) x0[i] = Math.min(Math.max(x0[i], -range), range);
     return x0;
   }
-
-  /**
-   * img2img: σ of call `stepIndex`. diffusers starts Heun at call 2·t_start (scheduler.order × the first step
-   * kept), a first half whose σ is that step's.
-   */
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('Heun', stepIndex, this.timesteps.length);
-    return sigmaAddNoise(original, noise, this.sigmas[stepIndex]);
-  }
 }
-
-/** diffusers' HeunDiscreteScheduler default when the config names no spacing. */
-const DEFAULT_SPACING = 'linspace';
 
 export function createHeunScheduler(config: SchedulerConfig, steps: number): Scheduler & { readonly sigmas: number[] } {
   if (config.use_karras_sigmas) throw new Error('Heun: use_karras_sigmas is not supported');
-  const spacing = config.timestep_spacing ?? DEFAULT_SPACING;
-  const stepTimesteps = spacedTimesteps(config, steps, spacing);
-  const stepSigmas = [...interpolateSigmas(trainingSigmas(config), stepTimesteps), 0];
+  const { timesteps: stepTimesteps, sigmas: stepSigmas, leadingSpacing } = sigmaSchedule(config, steps);
   // Every step after the first is visited twice (end of one step's first half, start of its second half).
   const timesteps = [stepTimesteps[0], ...stepTimesteps.slice(1).flatMap((t) => [t, t])];
   const sigmas = [stepSigmas[0], ...stepSigmas.slice(1, -1).flatMap((s) => [s, s]), 0];
   const clipRange = config.clip_sample ? config.clip_sample_range : null;
-  return new HeunScheduler(timesteps, sigmas, config.prediction_type, clipRange, spacing === 'leading');
+  return new HeunScheduler(timesteps, sigmas, config.prediction_type, clipRange, leadingSpacing);
 }

@@ -2,15 +2,14 @@
 // boundary condition (c_skip·x + c_out·x0), then re-noises to the next timestep with fresh noise — so every step
 // but the last draws one latent-sized tensor from the generator. Arithmetic mirrors diffusers' float32 tensors.
 import {
-  addNoiseAtAlpha,
+  addNoiseAt,
   alphaProdAt,
-  checkSameLength,
-  checkStepIndex,
-  ddpmSchedule,
+  clipPredOriginal,
+  DdpmScheduler,
   predictOriginal,
   sqrt32,
+  vpLevel,
 } from './ddpm-math.js';
-import type { DdpmSchedule } from './ddpm-math.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
 
 const f32 = Math.fround;
@@ -45,51 +44,28 @@ export function lcmTimesteps(trainTimesteps: number, steps: number, originalStep
   return Array.from({ length: steps }, (_, i) => origin[Math.floor(i * spacing)]);
 }
 
-class LcmScheduler implements Scheduler {
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-
-  constructor(
-    readonly timesteps: number[],
-    private readonly schedule: DdpmSchedule,
-    private readonly config: SchedulerConfig,
-    private readonly timestepScaling: number,
-  ) {}
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('LCM', stepIndex, this.timesteps.length);
-    return sample.slice();
+class LcmScheduler extends DdpmScheduler {
+  constructor(timesteps: number[], config: SchedulerConfig, private readonly timestepScaling: number) {
+    super('LCM', timesteps, config);
   }
 
   /** predOriginal is diffusers' `denoised` (the boundary-conditioned x0): what the LCM pipeline decodes at the end. */
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult {
-    checkStepIndex('LCM', stepIndex, this.timesteps.length);
-    checkSameLength('LCM', modelOutput, sample);
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult {
+    this.checkStep(modelOutput, stepIndex, sample);
     const timestep = this.timesteps[stepIndex];
     const isFinal = stepIndex === this.timesteps.length - 1;
     const alphaProd = alphaProdAt(this.schedule, timestep);
     const { cSkip, cOut } = this.boundaryScalings(timestep);
 
-    const original = predictOriginal(this.config.prediction_type, alphaProd, sample, modelOutput);
-    if (this.config.clip_sample) {
-      const range = this.config.clip_sample_range;
-      for (let i = 0; i < original.length; i++) original[i] = Math.min(range, Math.max(-range, original[i]));
-    }
+    const original = predictOriginal(this.config.prediction_type, vpLevel(alphaProd), sample, modelOutput);
+    clipPredOriginal(original, this.config);
     const denoised = original.map((x0, i) => f32(cOut * x0) + f32(cSkip * sample[i]));
     if (isFinal) return { prevSample: denoised.slice(), predOriginal: denoised };
 
     // diffusers draws only on non-final steps (so a 1-step run draws nothing), after the x0 prediction.
     const noise = rng.randn(sample.length);
-    const alphaProdPrev = alphaProdAt(this.schedule, this.timesteps[stepIndex + 1]);
-    const signal = sqrt32(alphaProdPrev);
-    const spread = sqrt32(f32(1 - alphaProdPrev));
-    const prevSample = denoised.map((d, i) => f32(signal * d) + f32(spread * noise[i]));
-    return { prevSample, predOriginal: denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('LCM', stepIndex, this.timesteps.length);
-    return addNoiseAtAlpha(alphaProdAt(this.schedule, this.timesteps[stepIndex]), original, noise);
+    const levelPrev = vpLevel(alphaProdAt(this.schedule, this.timesteps[stepIndex + 1]));
+    return { prevSample: addNoiseAt(levelPrev, denoised, noise), predOriginal: denoised };
   }
 
   /** c_skip = σ_d²/((st)² + σ_d²), c_out = st/√((st)² + σ_d²) with s = timestep_scaling, in float32. */
@@ -104,5 +80,5 @@ export function createLcmScheduler(config: SchedulerConfig, steps: number, optio
   const originalSteps = options.originalInferenceSteps ?? 50;
   const timestepScaling = options.timestepScaling ?? 10;
   const timesteps = lcmTimesteps(config.num_train_timesteps, steps, originalSteps);
-  return new LcmScheduler(timesteps, ddpmSchedule(config), config, timestepScaling);
+  return new LcmScheduler(timesteps, config, timestepScaling);
 }

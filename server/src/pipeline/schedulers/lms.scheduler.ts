@@ -1,15 +1,12 @@
 // diffusers' LMSDiscreteScheduler (k-diffusion "LMS"), order 4: a linear multistep method over the last four
 // derivatives d = (x − x0)/σ, in the same sigma space as Euler (init_noise_sigma, scale_model_input, add_noise).
 // Stateful: the derivative history grows with each call, so use a fresh scheduler per image.
-import { checkSameLength, checkStepIndex } from './ddpm-math.js';
-import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
-import { spacedTimesteps } from './scheduler.js';
+import { checkFollows, checkSameLength } from './scheduler.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
+import { SigmaScheduler, sigmaAddNoise, sigmaPredictOriginal, sigmaSchedule } from './sigma-schedule.js';
 
 const f32 = Math.fround;
 
-/** diffusers' LMSDiscreteScheduler default when the config names no spacing. */
-const DEFAULT_SPACING = 'linspace';
 /** The order StableDiffusionPipeline runs LMS at (diffusers' `step(order=4)` default). */
 const LMS_ORDER = 4;
 
@@ -39,54 +36,18 @@ export function lmsCoefficient(sigmas: readonly number[], order: number, stepInd
   return integral * half;
 }
 
-class LmsScheduler implements Scheduler {
-  readonly order = 1;
-  readonly initNoiseSigma: number;
-
+class LmsScheduler extends SigmaScheduler {
   /** Most recent last, at most LMS_ORDER entries. */
   private derivatives: Float32Array[] = [];
   private lastStepIndex: number | null = null;
 
-  constructor(
-    readonly timesteps: number[],
-    /** One σ per timestep, then a final 0. */
-    readonly sigmas: number[],
-    private readonly predictionType: SchedulerConfig['prediction_type'],
-    leadingSpacing: boolean,
-  ) {
-    const maxSigma = Math.max(...sigmas);
-    // diffusers: σ_max for linspace/trailing, √(σ_max² + 1) for leading (as Euler).
-    this.initNoiseSigma = leadingSpacing ? f32(Math.sqrt(f32(f32(maxSigma * maxSigma) + 1))) : maxSigma;
-  }
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('LMS', stepIndex, this.timesteps.length);
-    const sigma = this.sigmas[stepIndex];
-    const scale = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return sample.map((x) => x / scale);
-  }
-
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, _rng: NoiseSource): SchedulerStepResult {
-    checkStepIndex('LMS', stepIndex, this.timesteps.length);
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, _rng: NoiseSource): SchedulerStepResult {
+    const sigma = this.sigmaAt(stepIndex);
     checkSameLength('LMS', modelOutput, sample);
-    if (this.lastStepIndex !== null && stepIndex !== this.lastStepIndex + 1) {
-      throw new Error(
-        `LMS is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`,
-      );
-    }
+    checkFollows('LMS', this.lastStepIndex, stepIndex);
     this.lastStepIndex = stepIndex;
-    const sigma = this.sigmas[stepIndex];
 
-    const predOriginal = new Float32Array(sample.length);
-    if (this.predictionType === 'epsilon') {
-      for (let i = 0; i < sample.length; i++) predOriginal[i] = sample[i] - f32(sigma * modelOutput[i]);
-    } else {
-      const sigmaSqPlusOne = f32(f32(sigma * sigma) + 1);
-      const outScale = f32(-sigma / f32(Math.sqrt(sigmaSqPlusOne)));
-      for (let i = 0; i < sample.length; i++) {
-        predOriginal[i] = f32(modelOutput[i] * outScale) + f32(sample[i] / sigmaSqPlusOne);
-      }
-    }
+    const predOriginal = sigmaPredictOriginal(modelOutput, sample, sigma, this.predictionType);
     const derivative = sample.map((x, i) => f32(x - predOriginal[i]) / sigma);
     this.derivatives.push(derivative);
     if (this.derivatives.length > LMS_ORDER) this.derivatives.shift();
@@ -106,18 +67,15 @@ class LmsScheduler implements Scheduler {
     return { prevSample, predOriginal };
   }
 
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('LMS', stepIndex, this.timesteps.length);
+  override addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    const sigma = this.sigmaAt(stepIndex);
     checkSameLength('LMS add noise', noise, original);
-    const sigma = this.sigmas[stepIndex];
-    return original.map((x, i) => x + f32(noise[i] * sigma));
+    return sigmaAddNoise(original, noise, sigma);
   }
 }
 
 export function createLmsScheduler(config: SchedulerConfig, steps: number): Scheduler & { readonly sigmas: number[] } {
   if (config.use_karras_sigmas) throw new Error('LMS: use_karras_sigmas is not supported yet');
-  const spacing = config.timestep_spacing ?? DEFAULT_SPACING;
-  const timesteps = spacedTimesteps(config, steps, spacing);
-  const sigmas = [...interpolateSigmas(trainingSigmas(config), timesteps), 0];
-  return new LmsScheduler(timesteps, sigmas, config.prediction_type, spacing === 'leading');
+  const { timesteps, sigmas, leadingSpacing } = sigmaSchedule(config, steps);
+  return new LmsScheduler('LMS', timesteps, sigmas, config.prediction_type, leadingSpacing);
 }

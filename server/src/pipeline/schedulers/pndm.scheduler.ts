@@ -8,16 +8,15 @@
 // diffusers does when the pipeline slices the timesteps; that reproduces diffusers' quirk of treating the first
 // two calls after the start as the "repeated" pair even though their timesteps differ.
 import {
-  addNoiseAtAlpha,
   alphaProdAt,
-  checkSameLength,
-  checkStepIndex,
-  ddpmSchedule,
+  DdpmScheduler,
+  epsilonFromVelocity,
   integerTimesteps,
   predictOriginal,
   sqrt32,
+  vpLevel,
 } from './ddpm-math.js';
-import type { DdpmSchedule } from './ddpm-math.js';
+import { checkFollows } from './scheduler.js';
 import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
 
 const f32 = Math.fround;
@@ -47,11 +46,7 @@ function pndmTimesteps(ascending: number[], skipPrk: boolean, halfStride: number
   return { timesteps: [...prk, ...plms], prkCount: prk.length };
 }
 
-class PndmScheduler implements Scheduler {
-  /** diffusers' PNDMScheduler.order: the img2img start index is t_start × 1 into `timesteps`. */
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-
+class PndmScheduler extends DdpmScheduler {
   private calls = 0;
   private lastStepIndex: number | null = null;
   /** The last four ε fed to a step (oldest first); diffusers' `ets`. */
@@ -61,42 +56,23 @@ class PndmScheduler implements Scheduler {
   /** Running RK combination of ε (1/6, 1/3, 1/3, 1/6). */
   private rkSum: Float32Array | null = null;
 
-  constructor(
-    readonly timesteps: number[],
-    private readonly prkCount: number,
-    private readonly schedule: DdpmSchedule,
-    private readonly config: SchedulerConfig,
-    /** T // N. */
-    private readonly stride: number,
-  ) {}
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('PNDM', stepIndex, this.timesteps.length);
-    return sample.slice();
+  /** `prkCount`: how many of the calls are Runge–Kutta ones; `stride`: T // N. */
+  constructor(timesteps: number[], private readonly prkCount: number, config: SchedulerConfig, private readonly stride: number) {
+    super('PNDM', timesteps, config);
   }
 
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, _rng: NoiseSource): SchedulerStepResult {
-    checkStepIndex('PNDM', stepIndex, this.timesteps.length);
-    checkSameLength('PNDM', modelOutput, sample);
-    if (this.lastStepIndex !== null && stepIndex !== this.lastStepIndex + 1) {
-      throw new Error(
-        `PNDM is stateful: step ${stepIndex} follows step ${this.lastStepIndex}; use a fresh scheduler per image`,
-      );
-    }
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, _rng: NoiseSource): SchedulerStepResult {
+    this.checkStep(modelOutput, stepIndex, sample);
+    checkFollows('PNDM', this.lastStepIndex, stepIndex);
     this.lastStepIndex = stepIndex;
     const timestep = this.timesteps[stepIndex];
     // Previews: x0 from this call's own output at the sample's timestep; diffusers' PNDM returns none.
-    const alphaProd = alphaProdAt(this.schedule, timestep);
-    const predOriginal = predictOriginal(this.config.prediction_type, alphaProd, sample, modelOutput);
+    const level = vpLevel(alphaProdAt(this.schedule, timestep));
+    const predOriginal = predictOriginal(this.config.prediction_type, level, sample, modelOutput);
     const prevSample =
       this.calls < this.prkCount ? this.stepPrk(modelOutput, timestep, sample) : this.stepPlms(modelOutput, timestep, sample);
     this.calls++;
     return { prevSample, predOriginal };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('PNDM', stepIndex, this.timesteps.length);
-    return addNoiseAtAlpha(alphaProdAt(this.schedule, this.timesteps[stepIndex]), original, noise);
   }
 
   private stepPrk(modelOutput: Float32Array, timestep: number, sample: Float32Array): Float32Array {
@@ -166,12 +142,8 @@ class PndmScheduler implements Scheduler {
     const alphaProdPrev = alphaProdAt(this.schedule, prevTimestep);
     const betaProd = f32(1 - alphaProd);
     const betaProdPrev = f32(1 - alphaProdPrev);
-    let epsilon = output;
-    if (this.config.prediction_type === 'v_prediction') {
-      const sqrtAlpha = sqrt32(alphaProd);
-      const sqrtBeta = sqrt32(betaProd);
-      epsilon = output.map((v, i) => f32(sqrtAlpha * v) + f32(sqrtBeta * sample[i]));
-    }
+    const epsilon =
+      this.config.prediction_type === 'v_prediction' ? epsilonFromVelocity(vpLevel(alphaProd), sample, output) : output;
     const sampleCoeff = sqrt32(f32(alphaProdPrev / alphaProd));
     const denominator = f32(
       f32(alphaProd * sqrt32(betaProdPrev)) + sqrt32(f32(f32(alphaProd * betaProd) * alphaProdPrev)),
@@ -192,5 +164,5 @@ export function createPndmScheduler(config: SchedulerConfig, steps: number): Sch
     throw new Error(`PNDM without skip_prk_steps needs at least ${PNDM_ORDER} steps, got ${steps}`);
   }
   const { timesteps, prkCount } = pndmTimesteps([...spaced].reverse(), config.skip_prk_steps, Math.floor(stride / 2));
-  return new PndmScheduler(timesteps, prkCount, ddpmSchedule(config), config, stride);
+  return new PndmScheduler(timesteps, prkCount, config, stride);
 }

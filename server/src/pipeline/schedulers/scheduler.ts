@@ -51,6 +51,33 @@ export interface Scheduler {
   addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array;
 }
 
+/** Throws unless `steps` is a whole number of inference steps that a schedule of `total` timesteps can give. */
+export function checkSteps(steps: number, total: number): void {
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`number of steps must be a positive integer, got ${steps}`);
+  if (steps > total) throw new Error(`cannot take ${steps} steps: the model was trained with ${total} timesteps`);
+}
+
+/** Throws unless `stepIndex` addresses one of `count` timesteps. */
+export function checkStepIndex(scheduler: string, stepIndex: number, count: number): void {
+  if (!Number.isInteger(stepIndex) || stepIndex < 0 || stepIndex >= count) {
+    throw new Error(`${scheduler}: step index ${stepIndex} is outside 0..${count - 1}`);
+  }
+}
+
+/** Throws unless the model output and the sample have the same size. */
+export function checkSameLength(scheduler: string, modelOutput: Float32Array, sample: Float32Array): void {
+  if (modelOutput.length !== sample.length) {
+    throw new Error(`${scheduler} step: model output has ${modelOutput.length} values, sample has ${sample.length}`);
+  }
+}
+
+/** For schedulers whose history must be one run's: throws unless `stepIndex` follows `last` (null: none ran yet). */
+export function checkFollows(scheduler: string, last: number | null, stepIndex: number): void {
+  if (last !== null && stepIndex !== last + 1) {
+    throw new Error(`${scheduler} is stateful: step ${stepIndex} follows step ${last}; use a fresh scheduler per image`);
+  }
+}
+
 export interface SchedulerDefaults {
   /** The scheduler class's own default: "linspace" for the Euler family, "leading" for DDIM / PNDM. */
   timestepSpacing?: TimestepSpacing;
@@ -186,9 +213,8 @@ export function roundHalfEven(x: number): number {
  * "linspace" keeps fractions (the Euler family feeds them to the UNet as-is); integer-only schedulers round them.
  */
 export function spacedTimesteps(config: SchedulerConfig, steps: number, classDefault: TimestepSpacing): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`number of steps must be a positive integer, got ${steps}`);
   const total = config.num_train_timesteps;
-  if (steps > total) throw new Error(`cannot take ${steps} steps: the model was trained with ${total} timesteps`);
+  checkSteps(steps, total);
   const out: number[] = [];
   switch (config.timestep_spacing ?? classDefault) {
     case 'linspace': {

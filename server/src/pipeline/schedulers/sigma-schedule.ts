@@ -1,12 +1,31 @@
-// Schedule pieces shared by the schedulers: the k-diffusion sigma-space helpers (Euler a, Heun), integer
-// timesteps as DPMSolverMultistep and UniPCMultistep space them, Karras sigmas with their timesteps found back by
-// log-σ interpolation, and the VP view of a sigma (DPM++, UniPC). diffusers computes the schedule in NumPy
-// (float64 unless the input is float32) and steps in float32 torch tensors; the rounding below follows each.
-import { interpolateSigmas, trainingSigmas } from './euler.scheduler.js';
-import { roundHalfEven, spacedTimesteps } from './scheduler.js';
-import type { SchedulerConfig } from './scheduler.js';
+// Schedule pieces shared by the schedulers: training sigmas and their interpolation, the k-diffusion sigma family
+// (Euler, Euler a, LMS, Heun: schedule, input scaling, x0, add_noise), integer timesteps as DPMSolverMultistep and
+// UniPCMultistep space them, Karras sigmas with their timesteps found back by log-σ interpolation, and the VP view
+// of a sigma (DPM++, UniPC). diffusers computes the schedule in NumPy (float64 unless the input is float32) and
+// steps in float32 torch tensors; the rounding below follows each.
+import { addNoiseAt, VpScheduler } from './ddpm-math.js';
+import type { VpLevel } from './ddpm-math.js';
+import { alphasCumprod, checkStepIndex, checkSteps, roundHalfEven, spacedTimesteps } from './scheduler.js';
+import type { NoiseSource, Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
 
 const f32 = Math.fround;
+
+/** σ(t) = √((1 − ᾱ_t)/ᾱ_t) for every training timestep, in float32 like diffusers. */
+export function trainingSigmas(config: SchedulerConfig): Float64Array {
+  return alphasCumprod(config).map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+}
+
+/** np.interp of the training sigmas at (possibly fractional) timesteps. */
+export function interpolateSigmas(trained: Float64Array, timesteps: readonly number[]): number[] {
+  const last = trained.length - 1;
+  return timesteps.map((t) => {
+    if (t <= 0) return f32(trained[0]);
+    if (t >= last) return f32(trained[last]);
+    const lower = Math.floor(t);
+    const slope = trained[lower + 1] - trained[lower];
+    return f32(slope * (t - lower) + trained[lower]);
+  });
+}
 
 /** np.linspace(start, stop, count): i·step from the start, the last value exactly `stop`; one value is `start`. */
 export function numpyLinspace(start: number, stop: number, count: number): number[] {
@@ -15,11 +34,6 @@ export function numpyLinspace(start: number, stop: number, count: number): numbe
   const out: number[] = [];
   for (let i = 0; i < count; i++) out.push(i === count - 1 ? stop : i * step + start);
   return out;
-}
-
-function checkSteps(steps: number, total: number): void {
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`number of steps must be a positive integer, got ${steps}`);
-  if (steps > total) throw new Error(`cannot take ${steps} steps: the model was trained with ${total} timesteps`);
 }
 
 /**
@@ -110,9 +124,7 @@ export function multistepSchedule(
 }
 
 /** The VP view of a sigma, float32: α = 1/√(σ²+1), σ_t = σ·α, λ = ln α − ln σ_t. */
-export interface VpPoint {
-  alpha: number;
-  sigmaT: number;
+export interface VpPoint extends VpLevel {
   lambda: number;
 }
 
@@ -122,30 +134,39 @@ export function vpPoint(sigma: number): VpPoint {
   return { alpha, sigmaT, lambda: f32(f32(Math.log(alpha)) - f32(Math.log(sigmaT))) };
 }
 
-/** x0 from the model output in VP space: ε → (x − σ_t·ε)/α, v → α·x − σ_t·v. */
-export function vpPredictOriginal(
-  modelOutput: Float32Array,
-  sample: Float32Array,
-  point: VpPoint,
-  predictionType: SchedulerConfig['prediction_type'],
-): Float32Array {
-  const { alpha, sigmaT } = point;
-  const out = new Float32Array(sample.length);
-  if (predictionType === 'epsilon') {
-    for (let i = 0; i < out.length; i++) out[i] = f32(sample[i] - f32(sigmaT * modelOutput[i])) / alpha;
-  } else {
-    for (let i = 0; i < out.length; i++) out[i] = f32(alpha * sample[i]) - f32(sigmaT * modelOutput[i]);
+/** DPM++ 2M and UniPC: VP samples on a σ schedule, add_noise α·x0 + σ_t·ε at the σ of `stepIndex` (diffusers'). */
+export abstract class VpSigmaScheduler extends VpScheduler {
+  constructor(
+    name: string,
+    timesteps: number[],
+    /** One σ per timestep, then the final σ. */
+    readonly sigmas: number[],
+    protected readonly predictionType: SchedulerConfig['prediction_type'],
+  ) {
+    super(name, timesteps);
   }
-  return out;
-}
 
-/** img2img for the VP schedulers (diffusers' add_noise there): α·x0 + σ_t·ε at the sigma of the step. */
-export function vpAddNoise(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
-  const { alpha, sigmaT } = vpPoint(sigma);
-  return original.map((x, i) => f32(alpha * x) + f32(sigmaT * noise[i]));
+  override addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    checkStepIndex(this.name, stepIndex, this.timesteps.length);
+    return addNoiseAt(vpPoint(this.sigmas[stepIndex]), original, noise);
+  }
 }
 
 // ---- sigma (k-diffusion) family --------------------------------------------------------------------------------
+
+/** The default spacing of EulerDiscrete, EulerAncestralDiscrete, LMSDiscrete and HeunDiscrete in diffusers. */
+const SIGMA_FAMILY_SPACING = 'linspace';
+
+/**
+ * The schedule of the sigma family: timesteps with the config's spacing (else linspace), σ interpolated at each,
+ * then a final 0; `leadingSpacing` decides init_noise_sigma.
+ */
+export function sigmaSchedule(config: SchedulerConfig, steps: number): { timesteps: number[]; sigmas: number[]; leadingSpacing: boolean } {
+  const spacing = config.timestep_spacing ?? SIGMA_FAMILY_SPACING;
+  const timesteps = spacedTimesteps(config, steps, spacing);
+  const sigmas = [...interpolateSigmas(trainingSigmas(config), timesteps), 0];
+  return { timesteps, sigmas, leadingSpacing: spacing === 'leading' };
+}
 
 /** diffusers' init_noise_sigma for the sigma family: σ_max for linspace/trailing, √(σ_max² + 1) for leading. */
 export function sigmaInitNoise(sigmas: readonly number[], leadingSpacing: boolean): number {
@@ -180,4 +201,42 @@ export function sigmaPredictOriginal(
 /** img2img for the sigma family: x0 + σ·ε. */
 export function sigmaAddNoise(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
   return original.map((x, i) => x + f32(noise[i] * sigma));
+}
+
+/**
+ * What Euler, Euler a, LMS and Heun share as Schedulers (the same code in each diffusers class): init_noise_sigma
+ * from σ_max, and scale_model_input and add_noise at the σ of `stepIndex`.
+ */
+export abstract class SigmaScheduler implements Scheduler {
+  /** diffusers' order: 1, except Heun's 2. */
+  readonly order: number = 1;
+  readonly initNoiseSigma: number;
+
+  constructor(
+    /** Names the scheduler in errors. */
+    protected readonly name: string,
+    readonly timesteps: number[],
+    /** One σ per call, then a final 0. */
+    readonly sigmas: number[],
+    protected readonly predictionType: SchedulerConfig['prediction_type'],
+    leadingSpacing: boolean,
+  ) {
+    this.initNoiseSigma = sigmaInitNoise(sigmas, leadingSpacing);
+  }
+
+  abstract step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array, rng: NoiseSource): SchedulerStepResult;
+
+  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
+    return sigmaScaleInput(sample, this.sigmaAt(stepIndex));
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return sigmaAddNoise(original, noise, this.sigmaAt(stepIndex));
+  }
+
+  /** σ of call `stepIndex`, after checking the index. */
+  protected sigmaAt(stepIndex: number): number {
+    checkStepIndex(this.name, stepIndex, this.timesteps.length);
+    return this.sigmas[stepIndex];
+  }
 }

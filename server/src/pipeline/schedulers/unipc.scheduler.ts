@@ -4,9 +4,9 @@
 // that sample), then predicts the next sample from the corrected one (UniP). The corrected sample never leaves
 // the scheduler: the loop only sees predictions, as in diffusers.
 // Arithmetic mirrors diffusers' float32 tensors (Math.fround after each operation) so latents track the reference.
-import { checkSameLength, checkStepIndex } from './ddpm-math.js';
+import { predictOriginal } from './ddpm-math.js';
 import type { Scheduler, SchedulerConfig, SchedulerStepResult } from './scheduler.js';
-import { multistepSchedule, vpAddNoise, vpPoint, vpPredictOriginal } from './sigma-schedule.js';
+import { multistepSchedule, VpSigmaScheduler, vpPoint } from './sigma-schedule.js';
 import type { FinalSigmasType } from './sigma-schedule.js';
 
 const f32 = Math.fround;
@@ -41,30 +41,15 @@ function bhCoefficients(h: number, order: number): { hPhi1: number; bh: number; 
   return { hPhi1, bh, rhs };
 }
 
-class UniPcScheduler implements Scheduler {
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+class UniPcScheduler extends VpSigmaScheduler {
   private history: History | null = null;
 
-  constructor(
-    readonly timesteps: number[],
-    /** One σ per timestep, then the final σ. */
-    readonly sigmas: number[],
-    private readonly predictionType: SchedulerConfig['prediction_type'],
-  ) {}
-
-  scaleModelInput(sample: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('UniPC', stepIndex, this.timesteps.length);
-    return sample.slice();
-  }
-
-  step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
-    checkStepIndex('UniPC', stepIndex, this.timesteps.length);
-    checkSameLength('UniPC', modelOutput, sample);
+  override step(modelOutput: Float32Array, stepIndex: number, sample: Float32Array): SchedulerStepResult {
+    this.checkStep(modelOutput, stepIndex, sample);
     // The history belongs to the call just before; a loop that starts again (or elsewhere) starts without it.
     const history = this.history && this.history.stepIndex === stepIndex - 1 ? this.history : null;
     // diffusers converts with the uncorrected sample; the x0 kept for later steps is this one.
-    const x0 = vpPredictOriginal(modelOutput, sample, vpPoint(this.sigmas[stepIndex]), this.predictionType);
+    const x0 = predictOriginal(this.predictionType, vpPoint(this.sigmas[stepIndex]), sample, modelOutput);
     const corrected = history ? this.correct(history, x0, sample, stepIndex) : sample;
 
     const x0s = [...(history?.x0s ?? []), x0].slice(-SOLVER_ORDER);
@@ -135,12 +120,6 @@ class UniPcScheduler implements Scheduler {
     }
     return out;
   }
-
-  /** img2img: α·x0 + σ_t·ε at the σ of `stepIndex` (diffusers' add_noise for this scheduler). */
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    checkStepIndex('UniPC', stepIndex, this.timesteps.length);
-    return vpAddNoise(original, noise, this.sigmas[stepIndex]);
-  }
 }
 
 export interface UniPcOptions {
@@ -153,5 +132,5 @@ export interface UniPcOptions {
 export function createUniPcScheduler(config: SchedulerConfig, steps: number, options: UniPcOptions = {}): Scheduler & { readonly sigmas: number[] } {
   const karras = options.karras ?? config.use_karras_sigmas;
   const { timesteps, sigmas } = multistepSchedule(config, steps, karras, options.finalSigmasType ?? 'sigma_min');
-  return new UniPcScheduler(timesteps, sigmas, config.prediction_type);
+  return new UniPcScheduler('UniPC', timesteps, sigmas, config.prediction_type);
 }
