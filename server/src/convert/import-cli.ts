@@ -12,6 +12,8 @@ options:
                       tokenizer of a single-file checkpoint; missing config.json files fall back to SD 1.5 / 2.1)
   --prediction TYPE   epsilon | v_prediction (default: config folder, v_pred key, .yaml beside the file, family)
   --vae-encoder KIND  mean (default) | sample
+  --plain-attention   plain MatMul/Softmax attention instead of onnxruntime's fused MultiHeadAttention (for other
+                      ONNX runtimes; onnxruntime needs more memory with it)
   --name NAME         recorded in model_index.json
   --overwrite         replace <outDir> if it exists`;
 
@@ -23,6 +25,7 @@ async function main(): Promise<void> {
       config: { type: 'string' },
       prediction: { type: 'string' },
       'vae-encoder': { type: 'string' },
+      'plain-attention': { type: 'boolean' },
       name: { type: 'string' },
       overwrite: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
     name: values.name,
     predictionType: prediction as PredictionType | undefined,
     vaeEncoderOutput: encoder,
+    fusedAttention: !values['plain-attention'],
     overwrite: values.overwrite,
     onProgress: ({ stage, done, total }) => {
       if (!process.stderr.isTTY) {

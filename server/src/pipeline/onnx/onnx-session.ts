@@ -24,6 +24,8 @@ export interface SessionOptions {
   memArena?: boolean;
   /** Plans each run's buffers from the last run's shapes (default on). */
   memPattern?: boolean;
+  /** onnxruntime's graph optimizations: 'all' (default) adds the CPU's own layouts and fusions to 'extended'. */
+  optimizationLevel?: 'basic' | 'extended' | 'all';
   /**
    * Where optimized graphs are kept (optimized-model-cache.ts): the first load saves onnxruntime's optimized
    * graph there, later loads read it and skip the optimizer, which is most of a large model's load time.
@@ -110,7 +112,7 @@ export class OnnxModel {
 async function createSession(path: string, options: SessionOptions): Promise<ort.InferenceSession> {
   const base: ort.InferenceSession.SessionOptions = {
     executionProviders: [...(options.providers ?? ['cpu'])],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: options.optimizationLevel ?? 'all',
     executionMode: 'sequential',
     ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
     ...(options.memArena === false ? { enableCpuMemArena: false } : {}),
