@@ -98,6 +98,19 @@ describe('the studio page in a browser', { skip }, () => {
 
       mkdirSync(OUT_DIR, { recursive: true });
       await page.screenshot({ path: `${OUT_DIR}generate.png` });
+
+      // The built-in upscaler is offered under the result and queues a filter job whose image is twice the size.
+      await page.getByTestId('action-upscale').first().click();
+      const api = async <T>(path: string) => (await (await fetch(fx.server.url + path)).json()) as T;
+      type Jobs = { queue: { request: { kind?: string } }[]; recent: { state: string; request: { kind?: string }; images: { width: number }[] }[] };
+      const deadline = Date.now() + TIMEOUT_MS;
+      let upscaled: Jobs['recent'][number] | undefined;
+      while (!upscaled && Date.now() < deadline) {
+        upscaled = (await api<Jobs>('/api/jobs')).recent.find((j) => j.request.kind === 'filter');
+        if (!upscaled) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(upscaled?.state, 'done');
+      assert.equal(upscaled?.images[0]?.width, 1024, 'a 512² result upscaled ×2');
     } finally {
       await page.close();
     }

@@ -11,6 +11,7 @@ import type {
   QueueState,
   SamplerInfo,
   TokenizeResult,
+  FilterRequest,
 } from '../../../server/src/http/schemas.js';
 
 /** A non-2xx answer, carrying the server's `{ error: { code, message, field } }` when it sent one. */
@@ -90,6 +91,7 @@ export const api = {
   samplers: () => call<SamplerInfo[]>('GET', '/api/samplers'),
   jobs: () => call<JobList>('GET', '/api/jobs'),
   createJob: (request: JobRequest) => call<JobCreated>('POST', '/api/jobs', request),
+  runFilters: (request: FilterRequest) => call<JobCreated>('POST', '/api/filters', request),
   cancelJob: (jobId: string) => call<unknown>('DELETE', `/api/jobs/${id(jobId)}`),
   pauseQueue: () => call<QueueState>('POST', '/api/queue/pause'),
   resumeQueue: () => call<QueueState>('POST', '/api/queue/resume'),

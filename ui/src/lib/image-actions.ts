@@ -1,5 +1,6 @@
 // What the buttons under an image do, in one place for the stage, the viewer and the gallery: each works on a
 // ViewerItem (an image with the request that made it), whichever list it came from.
+import type { FilterInfo } from './filters.js';
 import type { ImageRef, JobView } from '../../../server/src/http/schemas.js';
 import { api } from './api.js';
 import { copyText } from './clipboard.js';
@@ -36,11 +37,34 @@ export interface ImageActions {
   useAsInit(item: ViewerItem): void;
   makeSimilar(item: ViewerItem): Promise<void>;
   remove(item: ViewerItem): Promise<boolean>;
+  /** Whether the server offers this post-processing filter. */
+  canFilter(id: 'upscale' | 'fix-faces'): boolean;
+  /** Queues the filter on this image; the result is a new gallery image linked to it. */
+  runFilter(item: ViewerItem, id: 'upscale' | 'fix-faces'): Promise<void>;
 }
 
-export function createImageActions(deps: { form: JobForm; studio: Studio; gallery: Gallery; toasts: Toasts; showStudio: () => void }): ImageActions {
+export function createImageActions(deps: {
+  form: JobForm;
+  studio: Studio;
+  gallery: Gallery;
+  toasts: Toasts;
+  showStudio: () => void;
+  /** The filters the server offers (read when the buttons render, so they appear once known). */
+  filters: () => readonly FilterInfo[];
+}): ImageActions {
   const { form, studio, gallery, toasts, showStudio } = deps;
   return {
+    canFilter(id) {
+      return deps.filters().some((f) => f.id === id);
+    },
+    async runFilter(item, id) {
+      try {
+        await api.runFilters(id === 'upscale' ? { image: item.image.id, upscale: { factor: 2 } } : { image: item.image.id, faceRestore: {} });
+        toasts.info(id === 'upscale' ? 'Queued: upscale ×2.' : 'Queued: fix faces.');
+      } catch (error) {
+        toasts.error(error);
+      }
+    },
     async copySeed(item) {
       const ok = await copyText(String(item.image.seed));
       if (ok) toasts.info(`Seed ${item.image.seed} copied.`);
