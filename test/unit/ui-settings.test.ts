@@ -126,3 +126,14 @@ describe('style modifiers', () => {
     assert.deepEqual(parseChosen({}), []);
   });
 });
+
+it('filters chosen in the form travel with every request, and back from a job', () => {
+  const [request] = buildRequests(values({ upscaleFactor: 4, fixFaces: true, nsfwFilter: true, watermark: true }), ['a cat'], null, null);
+  assert.deepEqual(request?.upscale, { factor: 4 });
+  assert.deepEqual(request?.faceRestore, {});
+  assert.equal(request?.nsfwFilter, true);
+  assert.equal(request?.watermark, true);
+  const [plain] = buildRequests(values(), ['a cat'], null, null);
+  assert.ok(!('upscale' in plain!) && !('faceRestore' in plain!) && !('nsfwFilter' in plain!) && !('watermark' in plain!));
+  assert.deepEqual(sanitizeValues({ upscaleFactor: 5, fixFaces: 'yes' }), {}, 'bad values are dropped');
+});

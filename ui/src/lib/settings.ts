@@ -27,6 +27,11 @@ export interface FormValues {
   preserveColors: boolean;
   /** Show step previews while a job runs (the server sends them either way). */
   livePreview: boolean;
+  /** Filters after generation, as the server offers them: 0 = no upscale. */
+  upscaleFactor: 0 | 2 | 3 | 4;
+  fixFaces: boolean;
+  nsfwFilter: boolean;
+  watermark: boolean;
   modifiers: ChosenModifier[];
 }
 
@@ -48,6 +53,10 @@ export const DEFAULT_VALUES: Readonly<FormValues> = Object.freeze({
   strength: 0.75,
   preserveColors: false,
   livePreview: true,
+  upscaleFactor: 0,
+  fixFaces: false,
+  nsfwFilter: false,
+  watermark: false,
   modifiers: [],
 });
 
@@ -85,6 +94,10 @@ const CHECKS: { [K in Exclude<keyof FormValues, 'modifiers'>]: Check } = {
   strength: (v) => real(0, 1)(v) && (v as number) > 0,
   preserveColors: bool,
   livePreview: bool,
+  upscaleFactor: (v) => v === 0 || v === 2 || v === 3 || v === 4,
+  fixFaces: bool,
+  nsfwFilter: bool,
+  watermark: bool,
 };
 
 /** The well-formed values in untrusted data (stored or pasted JSON); anything else is left out. */
@@ -106,7 +119,15 @@ export function valuesToJson(values: FormValues): string {
 
 /** The values that reproduce a job: its request, with its seed fixed (fields the form lacks are dropped). */
 export function valuesFromRequest(request: JobView['request']): Partial<FormValues> {
-  return sanitizeValues({ ...request, randomSeed: false, preserveColors: request.preserveColors === true });
+  return sanitizeValues({
+    ...request,
+    randomSeed: false,
+    preserveColors: request.preserveColors === true,
+    upscaleFactor: request.upscale?.factor ?? 0,
+    fixFaces: request.faceRestore !== undefined,
+    nsfwFilter: request.nsfwFilter === true,
+    watermark: request.watermark !== undefined,
+  });
 }
 
 /** A finished job's request, ready to post again (optionally with changes, such as a new random seed). */
@@ -153,6 +174,10 @@ export function buildRequests(values: FormValues, prompts: readonly string[], in
     if (mask) shared.mask = mask.ref;
     if (values.preserveColors) shared.preserveColors = true;
   }
+  if (values.upscaleFactor) shared.upscale = { factor: values.upscaleFactor };
+  if (values.fixFaces) shared.faceRestore = {};
+  if (values.nsfwFilter) shared.nsfwFilter = true;
+  if (values.watermark) shared.watermark = true;
   return prompts.map((prompt) => ({ prompt: applyModifiers(prompt, values.modifiers), ...shared }));
 }
 
