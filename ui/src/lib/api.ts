@@ -13,6 +13,7 @@ import type {
   TokenizeResult,
   FilterRequest,
 } from '../../../server/src/http/schemas.js';
+import type { SessionInfo, SharingInfo, SharingSettingsUpdate, SharingSettingsView } from '../../../server/src/http/sharing.schemas.js';
 
 /** A non-2xx answer, carrying the server's `{ error: { code, message, field } }` when it sent one. */
 export class ApiError extends Error {
@@ -92,6 +93,10 @@ export const api = {
   jobs: () => call<JobList>('GET', '/api/jobs'),
   createJob: (request: JobRequest) => call<JobCreated>('POST', '/api/jobs', request),
   runFilters: (request: FilterRequest) => call<JobCreated>('POST', '/api/filters', request),
+  session: () => call<SessionInfo>('GET', '/api/auth/session'),
+  sharing: () => call<SharingInfo>('GET', '/api/sharing'),
+  sharingSettings: () => call<SharingSettingsView>('GET', '/api/settings/sharing'),
+  updateSharing: (update: SharingSettingsUpdate) => call<SharingSettingsView>('PUT', '/api/settings/sharing', update),
   cancelJob: (jobId: string) => call<unknown>('DELETE', `/api/jobs/${id(jobId)}`),
   pauseQueue: () => call<QueueState>('POST', '/api/queue/pause'),
   resumeQueue: () => call<QueueState>('POST', '/api/queue/resume'),
