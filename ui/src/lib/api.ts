@@ -32,7 +32,10 @@ export function toErrorInfo(error: unknown): ErrorInfo {
   return { code: 'EASEL_UI_ERROR', message: error instanceof Error ? error.message : String(error) };
 }
 
-async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+export const OFFLINE: ErrorInfo = { code: 'EASEL_UI_OFFLINE', message: 'Cannot reach the Easel server. Is it running?' };
+
+/** One JSON request; failures become ApiError with the server's own code and message. */
+export async function call<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path, {
@@ -43,12 +46,16 @@ async function call<T>(method: string, path: string, body?: unknown, signal?: Ab
     });
   } catch (error) {
     if (signal?.aborted) throw error;
-    throw new ApiError(0, { code: 'EASEL_UI_OFFLINE', message: 'Cannot reach the Easel server. Is it running?' });
+    throw new ApiError(0, OFFLINE);
   }
   const text = await response.text();
-  const data: unknown = text ? safeJson(text) : undefined;
-  if (!response.ok) throw new ApiError(response.status, errorInfo(data, response));
-  return data as T;
+  if (!response.ok) throw failure(response.status, response.statusText, text);
+  return (text ? safeJson(text) : undefined) as T;
+}
+
+/** The ApiError for a non-2xx answer's body (fetch or XMLHttpRequest alike). */
+export function failure(status: number, statusText: string, text: string): ApiError {
+  return new ApiError(status, errorInfo(text ? safeJson(text) : undefined, status, statusText));
 }
 
 function safeJson(text: string): unknown {
@@ -59,12 +66,12 @@ function safeJson(text: string): unknown {
   }
 }
 
-function errorInfo(data: unknown, response: Response): ErrorInfo {
+function errorInfo(data: unknown, status: number, statusText: string): ErrorInfo {
   const error = (data as { error?: Partial<ErrorInfo> } | undefined)?.error;
   if (error && typeof error.message === 'string') {
-    return { code: error.code ?? `HTTP_${response.status}`, message: error.message, field: error.field };
+    return { code: error.code ?? `HTTP_${status}`, message: error.message, field: error.field };
   }
-  return { code: `HTTP_${response.status}`, message: `The server answered ${response.status} ${response.statusText}.` };
+  return { code: `HTTP_${status}`, message: `The server answered ${status}${statusText ? ` ${statusText}` : ''}.` };
 }
 
 export interface GalleryFilter {

@@ -1,38 +1,8 @@
 // The model manager's HTTP calls: what is installed, the catalog, downloads and imports. Shapes come from the
 // server's schemas. Uploads go through XMLHttpRequest, the one browser API that reports upload progress.
-import type { ErrorInfo, ModelInfo } from '../../../../server/src/http/schemas.js';
+import type { ModelInfo } from '../../../../server/src/http/schemas.js';
 import type { CatalogItem, DownloadView, ImportCreated, ImportView } from '../../../../server/src/http/models.schemas.js';
-import { ApiError } from '../api.js';
-
-const OFFLINE: ErrorInfo = { code: 'EASEL_UI_OFFLINE', message: 'Cannot reach the Easel server. Is it running?' };
-
-function failure(status: number, text: string): ApiError {
-  let error: Partial<ErrorInfo> | undefined;
-  try {
-    error = (JSON.parse(text) as { error?: Partial<ErrorInfo> }).error;
-  } catch {
-    // not JSON: a proxy's page, say
-  }
-  return new ApiError(status, typeof error?.message === 'string'
-    ? { code: error.code ?? `HTTP_${status}`, message: error.message, field: error.field }
-    : { code: `HTTP_${status}`, message: `The server answered ${status}.` });
-}
-
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-  let response: Response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch {
-    throw new ApiError(0, OFFLINE);
-  }
-  const text = await response.text();
-  if (!response.ok) throw failure(response.status, text);
-  return (text ? JSON.parse(text) : undefined) as T;
-}
+import { ApiError, OFFLINE, call, failure } from '../api.js';
 
 const id = (value: string) => encodeURIComponent(value);
 
@@ -63,7 +33,7 @@ export const modelsApi = {
       xhr.open('POST', `/api/models/import/upload?${query}`);
       xhr.setRequestHeader('content-type', 'application/octet-stream');
       xhr.upload.onprogress = (e) => e.lengthComputable && opts.onProgress?.(e.loaded / e.total);
-      xhr.onload = () => (xhr.status === 202 ? resolve(JSON.parse(xhr.responseText) as ImportCreated) : reject(failure(xhr.status, xhr.responseText)));
+      xhr.onload = () => (xhr.status === 202 ? resolve(JSON.parse(xhr.responseText) as ImportCreated) : reject(failure(xhr.status, xhr.statusText, xhr.responseText)));
       xhr.onerror = () => reject(new ApiError(0, OFFLINE));
       xhr.onabort = () => reject(new ApiError(0, { code: 'EASEL_UI_CANCELLED', message: 'The upload was cancelled.' }));
       opts.signal?.addEventListener('abort', () => xhr.abort(), { once: true });
