@@ -1,5 +1,6 @@
 // Downloads model files: streamed (never a whole file in memory), resumable (`.partial` + HTTP Range), verified
 // (size, sha256) and atomic (a file is renamed into place once verified; a model folder once all its files are).
+import { once } from 'node:events';
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
@@ -138,7 +139,14 @@ export async function downloadFile(opts: DownloadFileOptions): Promise<Downloade
       },
     });
     const body = response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([]);
-    await pipeline(body, counter, createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' }), { signal });
+    const file = createWriteStream(partial, { flags: start > 0 ? 'a' : 'w' });
+    try {
+      await pipeline(body, counter, file, { signal });
+    } finally {
+      // On an error pipeline() settles before the file has flushed and closed: wait, so the partial file a resume
+      // starts from (and the caller may look at) holds every byte received.
+      if (!file.closed) await once(file, 'close');
+    }
     if (total !== null && state.received < total) {
       throw new DownloadError('EASEL_ERR_DOWNLOAD_INTERRUPTED', interruptedMessage(url, state.received), { url });
     }
