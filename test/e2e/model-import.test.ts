@@ -119,6 +119,18 @@ test('an uploaded checkpoint (random weights, no tokenizer) streams to disk, imp
   await runJob('Random Tiny');
 });
 
+test('precision fp16 imports float16 networks that are listed as fp16 and render', async () => {
+  const res = await api<{ importId: string }>('POST', '/api/models/import', { path: checkpoint, config: configDir, name: 'random-fp16', precision: 'fp16' });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const done = await ws.waitFor(ended(res.body.importId));
+  assert.equal(done.type, 'model.import.done', JSON.stringify(done));
+  assert.equal(done.import.precision, 'fp16');
+  const listed = (await models()).find((m) => m.id === 'random-fp16');
+  assert.ok(listed?.ready, JSON.stringify(listed));
+  assert.equal(listed.precision, 'fp16');
+  await runJob('random-fp16');
+});
+
 test('a checkpoint dropped into models/stable-diffusion/ is imported once, when models are listed, and left in place', async () => {
   const folder = join(modelsDir, 'stable-diffusion');
   await mkdir(folder, { recursive: true });
@@ -183,12 +195,17 @@ test('bad imports are refused with a 4xx and a reason, never a 500', async () =>
     [{ path: checkpoint, name: '../escape' }, 400, 'EASEL_ERR_INVALID'],
     [{ path: checkpoint, config: join(root, 'no-such-config') }, 400, 'EASEL_ERR_IMPORT_CONFIG'],
     [{ path: checkpoint, name: 'dropped' }, 409, 'EASEL_ERR_MODEL_EXISTS'],
+    [{ path: checkpoint, precision: 'fp8' }, 400, 'EASEL_ERR_INVALID'],
+    [{ path: checkpoint, precision: 16 }, 400, 'EASEL_ERR_INVALID'],
   ];
   for (const [body, status, code] of cases) {
     const res = await api<{ error: { code: string; message: string } }>('POST', '/api/models/import', body);
     assert.deepEqual([res.status, res.body.error.code], [status, code], `${JSON.stringify(body)}: ${JSON.stringify(res.body)}`);
     assert.ok(res.body.error.message.length > 10);
   }
+  const badPrecision = await api<{ error: { field: string; message: string } }>('POST', '/api/models/import', { path: checkpoint, precision: 'half' });
+  assert.equal(badPrecision.body.error.field, 'precision');
+  assert.match(badPrecision.body.error.message, /precision must be fp32 or fp16/);
   const upload = (body: Uint8Array<ArrayBuffer> | string, query = '') => fetch(`${url}/api/models/import/upload${query}`, { method: 'POST', body });
   const tooBig = await upload(new Uint8Array(UPLOAD_LIMIT + 1));
   assert.equal(tooBig.status, 413);
@@ -196,6 +213,9 @@ test('bad imports are refused with a 4xx and a reason, never a 500', async () =>
   assert.equal((await upload('')).status, 400);
   assert.equal((await upload('not a checkpoint', '?filename=x.safetensors')).status, 400);
   assert.equal((await upload('x', '?unknown=1')).status, 400);
+  const badUpload = await upload(await readFile(checkpoint), '?filename=x.safetensors&precision=half');
+  assert.equal(badUpload.status, 400);
+  assert.equal(((await badUpload.json()) as { error: { field: string } }).error.field, 'precision');
   assert.deepEqual(await readdir(join(dataDir, 'uploads')), [], 'refused uploads are deleted');
   assert.equal((await api('GET', '/api/models?kind=everything')).status, 400);
   assert.equal((await api('DELETE', '/api/models/imports/nope')).status, 404);

@@ -8,7 +8,6 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { importCheckpoint } from '../../server/src/convert/import-checkpoint.js';
 import type { ImportOptions, ImportProgress } from '../../server/src/convert/import-checkpoint.js';
@@ -18,9 +17,8 @@ import { SafetensorsFile } from '../../server/src/convert/safetensors.js';
 import { builtinConfig, readDiffusersConfig } from '../../server/src/convert/sd-config.js';
 import { checkpointWeights } from '../../server/src/convert/weight-source.js';
 import { buildUnet } from '../../server/src/convert/unet.js';
-import { readNpy } from '../helpers/npy.js';
+import { REFERENCE_DATA as DATA, compareWithReference, type OutputDiff } from '../helpers/reference-components.js';
 
-const DATA = fileURLToPath(new URL('../../../shared/data/', import.meta.url));
 const HAVE_DATA = existsSync(join(DATA, 'tiny-sd1', 'tiny-sd1.safetensors'));
 const SKIP = `reference data absent at ${DATA}`;
 const TOLERANCE = 1e-4;
@@ -33,55 +31,9 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-type Model = 'tiny-sd1' | 'tiny-sd2v';
-
-function tensor(model: Model, file: string): ort.Tensor {
-  const array = readNpy(join(DATA, 'reference', 'components', model, `${file}.npy`));
-  return array.data instanceof Int32Array
-    ? new ort.Tensor('int32', array.data, array.shape)
-    : new ort.Tensor('float32', array.data, array.shape);
-}
-
-function maxAbsDiff(actual: ort.Tensor, model: Model, file: string): number {
-  const expected = readNpy(join(DATA, 'reference', 'components', model, `${file}.npy`));
-  assert.deepEqual([...actual.dims], expected.shape, `${file}: shape`);
-  const a = actual.data as Float32Array;
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - expected.data[i]));
-  return max;
-}
-
-/** Runs every network of an imported folder on the reference inputs; returns the max |difference| per output. */
-async function compareWithReference(outDir: string, model: Model): Promise<Record<string, number>> {
-  const diffs: Record<string, number> = {};
-  const run = async (component: string, feeds: Record<string, ort.Tensor>) => {
-    const session = await ort.InferenceSession.create(join(outDir, component, 'model.onnx'));
-    try {
-      return await session.run(feeds);
-    } finally {
-      await session.release();
-    }
-  };
-  const text = await run('text_encoder', { input_ids: tensor(model, 'text_encoder.input_ids') });
-  diffs.last_hidden_state = maxAbsDiff(text.last_hidden_state, model, 'text_encoder.last_hidden_state');
-  diffs.pooler_output = maxAbsDiff(text.pooler_output, model, 'text_encoder.pooler_output');
-  for (const c of ['a', 'b']) {
-    const feeds = Object.fromEntries(
-      ['sample', 'timestep', 'encoder_hidden_states'].map((n) => [n, tensor(model, `unet_${c}.${n}`)]),
-    );
-    diffs[`unet_${c}`] = maxAbsDiff((await run('unet', feeds)).out_sample, model, `unet_${c}.out_sample`);
-  }
-  const decoded = await run('vae_decoder', { latent_sample: tensor(model, 'vae_decoder.latent_sample') });
-  diffs.vae_decoder = maxAbsDiff(decoded.sample, model, 'vae_decoder.sample');
-  // diffusers' exported encoder samples the posterior; its std is ~3e-7 here, so the mean is the reference.
-  const encoded = await run('vae_encoder', { sample: tensor(model, 'vae_encoder.sample') });
-  diffs.vae_encoder = maxAbsDiff(encoded.latent_sample, model, 'vae_encoder.latent_mean');
-  return diffs;
-}
-
-function assertClose(t: TestContext, label: string, diffs: Record<string, number>): void {
-  t.diagnostic(`${label} max |diff|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
-  for (const [k, v] of Object.entries(diffs)) assert.ok(v <= TOLERANCE, `${label} ${k}: max |diff| ${v} > ${TOLERANCE}`);
+function assertClose(t: TestContext, label: string, diffs: Record<string, OutputDiff>): void {
+  t.diagnostic(`${label} max |diff|: ${Object.entries(diffs).map(([k, v]) => `${k} ${v.maxAbsDiff.toExponential(1)}`).join(', ')}`);
+  for (const [k, { maxAbsDiff: v }] of Object.entries(diffs)) assert.ok(v <= TOLERANCE, `${label} ${k}: max |diff| ${v} > ${TOLERANCE}`);
 }
 
 async function importTo(name: string, opts: Omit<ImportOptions, 'outDir'>): Promise<string> {

@@ -2,7 +2,7 @@
 // input_ids int32 [batch, sequence] → last_hidden_state [batch, sequence, hidden], pooler_output [batch, hidden].
 // Pre-LayerNorm transformer with a causal mask; quick_gelu (SD 1.x, OpenAI CLIP) or exact gelu (SD 2.x, OpenCLIP).
 import { GraphBuilder } from './graph-builder.js';
-import type { WeightSource } from './graph-builder.js';
+import type { GraphBuilderOptions, Precision, WeightSource } from './graph-builder.js';
 import type { ModelDef } from './onnx-proto.js';
 import { attention, causalMask, dimScalar, embedding, gelu, layerNorm, linear, quickGelu } from './nn-layers.js';
 import type { TextEncoderConfig } from './sd-config.js';
@@ -13,13 +13,19 @@ export interface BuildOptions {
   seed?: number;
   /** onnxruntime's fused attention contrib op where possible (GraphBuilderOptions.fusedAttention). */
   fusedAttention?: boolean;
+  /** float16 weights and compute with float32 I/O (GraphBuilderOptions.precision); default fp32. */
+  precision?: Precision;
+}
+
+export function builderOptions(opts: BuildOptions): GraphBuilderOptions {
+  return { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention, precision: opts.precision };
 }
 
 const CLIP_PROJECTIONS = { q: 'q_proj', k: 'k_proj', v: 'v_proj', out: 'out_proj' };
 
 export function buildClipTextEncoder(config: TextEncoderConfig, opts: BuildOptions = {}): ModelDef {
   const dim = config.hiddenSize;
-  const b = new GraphBuilder('text_encoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
+  const b = new GraphBuilder('text_encoder', builderOptions(opts));
   const ids = b.input('input_ids', 'int32', ['batch', 'sequence']);
 
   // Embeddings: token table lookup plus the first `sequence` rows of the position table.
@@ -61,7 +67,7 @@ export function buildClipTextEncoder(config: TextEncoderConfig, opts: BuildOptio
   const perRow = b.op('Unsqueeze', [eosIndex, b.constInt64([1])], {}, 'pooler/Unsqueeze');
   const pooled = b.op('GatherND', [last, perRow], { batch_dims: 1 }, 'pooler/GatherND');
 
-  b.output('last_hidden_state', 'float32', ['batch', 'sequence', dim], last);
-  b.output('pooler_output', 'float32', ['batch', dim], pooled);
+  b.floatOutput('last_hidden_state', ['batch', 'sequence', dim], last);
+  b.floatOutput('pooler_output', ['batch', dim], pooled);
   return b.build();
 }

@@ -2,6 +2,14 @@
 // Composite layers (linear, conv, norms, attention) live in nn-layers.ts and only use this API.
 // Parameters come from a WeightSource (a real checkpoint, read lazily while the model is written) when one is
 // given, else they are seeded random (or constant) values.
+//
+// Precision. The builder carries the compute type (`precision: 'fp16'` → float16) instead of a pass converting a
+// finished float32 graph: every float parameter and `constFloat` is emitted in the compute type (converted lazily,
+// when the writer reaches it), graph I/O stays float32 through `floatInput` / `floatOutput` (a Cast at each edge,
+// as onnxconverter-common's keep_io_types), and the few places that must stay float32 say so where they are built
+// (`constFloat32`, `toFloat32` … `toCompute`). A post-build pass would need type propagation over every op and a
+// block list to rediscover what the layer code already knows (Resize scales are float32 by the ONNX spec, the
+// timestep sinusoid needs float32). In fp32 the helpers add nothing, so float32 graphs are unchanged.
 import type {
   AttrValue,
   ModelDef,
@@ -12,7 +20,9 @@ import type {
   TensorSource,
   ValueInfo,
 } from './onnx-proto.js';
+import { dataTypeCode } from './onnx-proto.js';
 import { normalTensor } from './seeded-random.js';
+import { toFloat16Bits } from '../pipeline/onnx/float16.js';
 
 /** Plain attribute values: a string is STRING, a number INT, a number[] INTS; use `attr.float()` etc. for the rest. */
 export type AttrInput = AttrValue | string | number | readonly number[];
@@ -27,6 +37,10 @@ export interface WeightSource {
   /** The parameter's values as float32, row-major over `shape`. */
   read(name: string): Float32Array;
 }
+
+/** The float type of weights and compute: graph inputs and outputs stay float32 either way. */
+export type Precision = 'fp32' | 'fp16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
 
 /** How a parameter is initialised when there is no weight source. */
 export type ParamInit = WeightOptions | { fill: number };
@@ -50,6 +64,8 @@ export interface GraphBuilderOptions {
    * where nn-layers can; plain MatMul/Softmax otherwise. Off by default: other runtimes lack the contrib op.
    */
   fusedAttention?: boolean;
+  /** 'fp16': float16 weights and compute, float32 graph I/O (see the header). Default 'fp32'. */
+  precision?: Precision;
 }
 
 export interface WeightOptions {
@@ -62,6 +78,8 @@ export class GraphBuilder {
   readonly seed: number;
   readonly weights: WeightSource | undefined;
   readonly fusedAttention: boolean;
+  /** The element type of parameters, float constants and everything computed from them. */
+  readonly floatType: 'float32' | 'float16';
   private readonly opset: number;
   private readonly irVersion: number;
   private readonly producerName: string;
@@ -72,6 +90,8 @@ export class GraphBuilder {
   /** Every value, initializer and node name in use: ONNX requires them unique within the graph. */
   private readonly usedNames = new Set<string>();
   private readonly constants = new Map<string, string>();
+  /** `${value}→${type}` → the Cast's output, so a value is converted once however many users ask. */
+  private readonly casts = new Map<string, string>();
   private usesContribOps = false;
 
   constructor(
@@ -81,6 +101,7 @@ export class GraphBuilder {
     this.seed = opts.seed ?? 0;
     this.weights = opts.weights;
     this.fusedAttention = opts.fusedAttention ?? false;
+    this.floatType = opts.precision === 'fp16' ? 'float16' : 'float32';
     this.opset = opts.opset ?? 14;
     this.irVersion = opts.irVersion ?? 7;
     this.producerName = opts.producerName ?? 'easel';
@@ -97,6 +118,28 @@ export class GraphBuilder {
   output(name: string, elemType: TensorDataType, shape: readonly (number | string)[], value: string = name): void {
     if (value !== name) this.node('Identity', [value], [name]);
     this.outputs.push({ name, elemType, shape });
+  }
+
+  /** Declares a float32 graph input and returns it in the compute type (a Cast in fp16). */
+  floatInput(name: string, shape: readonly (number | string)[]): string {
+    return this.toCompute(this.input(name, 'float32', shape));
+  }
+
+  /** Declares a float32 graph output carrying `value`, a compute-type value (cast back in fp16). */
+  floatOutput(name: string, shape: readonly (number | string)[], value: string): void {
+    if (this.floatType === 'float32') return this.output(name, 'float32', shape, value);
+    this.node('Cast', [value], [name], { to: dataTypeCode('float32') }, `${name}/Cast`);
+    this.outputs.push({ name, elemType: 'float32', shape });
+  }
+
+  /** `value` (compute type) as float32, for parts computed in float32 whatever the precision. */
+  toFloat32(value: string): string {
+    return this.cast(value, 'float32');
+  }
+
+  /** `value` (float32) in the compute type: where a float32 part hands over to the rest of the graph. */
+  toCompute(value: string): string {
+    return this.cast(value, this.floatType);
   }
 
   /** Adds an initializer; the data type follows the array type. */
@@ -130,7 +173,7 @@ export class GraphBuilder {
     if (!sameShapeUpToOnes(found, torchDims)) {
       throw new Error(`${this.name}: "${name}" has shape [${found.join(', ')}], the architecture expects [${torchDims.join(', ')}]`);
     }
-    return this.lazyInitializer(name, dims, 'float32', () => {
+    return this.lazyFloat(name, dims, () => {
       const values = source.read(name);
       return opts.transpose ? transpose2d(values, torchDims[0], torchDims[1]) : values;
     });
@@ -141,13 +184,13 @@ export class GraphBuilder {
     const count = dims.reduce((n, d) => n * d, 1);
     const std = (opts.gain ?? 1) / Math.sqrt(opts.fanIn);
     const stream = `${this.name}/${name}`;
-    return this.lazyInitializer(name, dims, 'float32', () => normalTensor(this.seed, stream, count, std));
+    return this.lazyFloat(name, dims, () => normalTensor(this.seed, stream, count, std));
   }
 
   /** A float weight filled with one value (norm scales start at 1, biases at 0). */
   filled(name: string, dims: readonly number[], value: number): string {
     const count = dims.reduce((n, d) => n * d, 1);
-    return this.initializer(name, dims, new Float32Array(count).fill(value));
+    return this.initializer(name, dims, this.inFloatType(new Float32Array(count).fill(value)));
   }
 
   /** An int64 constant (shapes, axes, indices), shared between all users of the same value. */
@@ -155,8 +198,13 @@ export class GraphBuilder {
     return this.constant('int64', values, dims, () => BigInt64Array.from(values, (v) => BigInt(v)));
   }
 
-  /** A float constant, shared between all users of the same value. Pass dims [] for a scalar. */
+  /** A float constant in the compute type, shared between all users of the same value. Pass dims [] for a scalar. */
   constFloat(values: readonly number[], dims: readonly number[] = [values.length]): string {
+    return this.constant(this.floatType, values, dims, () => this.inFloatType(Float32Array.from(values)));
+  }
+
+  /** A float32 constant whatever the precision: Resize scales (float32 by the ONNX spec), float32 parts. */
+  constFloat32(values: readonly number[], dims: readonly number[] = [values.length]): string {
     return this.constant('float32', values, dims, () => Float32Array.from(values));
   }
 
@@ -232,6 +280,25 @@ export class GraphBuilder {
     };
   }
 
+  /** A float32-valued parameter stored in the compute type, converted only when the model is written. */
+  private lazyFloat(name: string, dims: readonly number[], load: () => Float32Array): string {
+    return this.lazyInitializer(name, dims, this.floatType, () => this.inFloatType(load()));
+  }
+
+  private inFloatType(values: Float32Array): Float32Array | Uint16Array {
+    return this.floatType === 'float16' ? toFloat16Bits(values) : values;
+  }
+
+  private cast(value: string, to: 'float32' | 'float16'): string {
+    if (this.floatType === 'float32') return value;
+    const key = `${value}→${to}`;
+    const known = this.casts.get(key);
+    if (known) return known;
+    const out = this.op('Cast', [value], { to: dataTypeCode(to) }, `${value}/to_${to === 'float32' ? 'fp32' : 'fp16'}`);
+    this.casts.set(key, out);
+    return out;
+  }
+
   private constant(
     type: TensorDataType,
     values: readonly number[],
@@ -279,6 +346,7 @@ export function transpose2d(values: Float32Array, rows: number, cols: number): F
 
 function dataTypeOf(data: TensorData): TensorDataType {
   if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Uint16Array) return 'float16';
   if (data instanceof Int32Array) return 'int32';
   return 'int64';
 }

@@ -1,7 +1,8 @@
 // Imports a Stable Diffusion 1.x/2.x checkpoint — one original-layout .safetensors file, or a diffusers folder of
 // safetensors — into the diffusers ONNX layout Easel runs: model_index.json, scheduler/, tokenizer/, text_encoder/,
 // unet/ (+ weights.pb), vae_decoder/, vae_encoder/. No Python: the graphs are built by our own ONNX writer and the
-// weights are streamed from the checkpoint one tensor at a time (float16/bfloat16 → float32).
+// weights are streamed from the checkpoint one tensor at a time (float16/bfloat16 → float32, or float16 for
+// `precision: 'fp16'`).
 import { existsSync, openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve } from 'node:path';
@@ -9,7 +10,7 @@ import { hasBundledTokenizer, writeBundledTokenizer } from './bundled-tokenizer.
 import { buildClipTextEncoder } from './clip-text-encoder.js';
 import { detectCheckpoint } from './checkpoint-keys.js';
 import type { CheckpointInfo, Family } from './checkpoint-keys.js';
-import type { WeightSource } from './graph-builder.js';
+import type { Precision, WeightSource } from './graph-builder.js';
 import { tensorByteLength, writeModel } from './onnx-proto.js';
 import type { ModelDef, WrittenModel } from './onnx-proto.js';
 import {
@@ -63,6 +64,11 @@ export interface ImportOptions {
    * runtimes other than onnxruntime can read.
    */
   fusedAttention?: boolean;
+  /**
+   * 'fp32' (default) or 'fp16': float16 weights and compute for GPUs, half the size; inputs and outputs stay
+   * float32 and the precision-sensitive parts float32 (nn-layers.ts). CPUs run fp32 faster.
+   */
+  precision?: Precision;
   overwrite?: boolean;
   /** Where the bundled CLIP vocabulary lives (default models/tokenizers/clip); tests point it elsewhere. */
   bundledTokenizerDir?: string;
@@ -76,6 +82,7 @@ export interface ImportResult {
   description: string;
   inpainting: boolean;
   predictionType: PredictionType;
+  precision: Precision;
   /** Where each network's architecture came from. */
   configSources: Record<'textEncoder' | 'unet' | 'vae', ConfigSource>;
   /** `copied` from the config folder or diffusers source; `bundled`: Easel's CLIP vocabulary for the family. */
@@ -181,11 +188,14 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
         }
       };
       const fusedAttention = opts.fusedAttention ?? true;
+      const precision = opts.precision ?? 'fp32';
       const built = [
-        build('text_encoder', weights.textEncoder, (w) => buildClipTextEncoder(config.textEncoder, { weights: w, fusedAttention })),
-        build('unet', weights.unet, (w) => buildUnet(config.unet, { weights: w, fusedAttention })),
-        build('vae_decoder', weights.vae, (w) => buildVaeDecoder(config.vae, { weights: w, fusedAttention })),
-        build('vae_encoder', weights.vae, (w) => buildVaeEncoder(config.vae, { weights: w, encoderOutput: opts.vaeEncoderOutput, fusedAttention })),
+        build('text_encoder', weights.textEncoder, (w) => buildClipTextEncoder(config.textEncoder, { weights: w, fusedAttention, precision })),
+        build('unet', weights.unet, (w) => buildUnet(config.unet, { weights: w, fusedAttention, precision })),
+        build('vae_decoder', weights.vae, (w) => buildVaeDecoder(config.vae, { weights: w, fusedAttention, precision })),
+        build('vae_encoder', weights.vae, (w) =>
+          buildVaeEncoder(config.vae, { weights: w, encoderOutput: opts.vaeEncoderOutput, fusedAttention, precision }),
+        ),
       ];
       const textLayers = config.textEncoder.layers - (config.textEncoder.penultimate ? 1 : 0);
       const unusedText = unused(weights.textEncoder, built[0].used).filter((n) => !isSkippedTextWeight(n, textLayers));
@@ -209,7 +219,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
       await mkdir(join(work, 'scheduler'), { recursive: true });
       await writeJson(join(work, 'scheduler', 'scheduler_config.json'), scheduler);
       const name = opts.name ?? basename(source, extname(source));
-      await writeJson(join(work, 'model_index.json'), modelIndex(String(scheduler._class_name), info.inpainting, name));
+      await writeJson(join(work, 'model_index.json'), modelIndex(String(scheduler._class_name), info.inpainting, name, precision));
       opts.onProgress?.({ stage: 'files', done: 1, total: 1 });
 
       if (existsSync(outDir)) await rm(outDir, { recursive: true, force: true });
@@ -220,6 +230,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
         description: info.description,
         inpainting: info.inpainting,
         predictionType: prediction,
+        precision,
         configSources,
         tokenizerSource: tokenizer ? 'copied' : 'bundled',
         components,

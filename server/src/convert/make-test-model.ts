@@ -1,24 +1,27 @@
 // CLI: writes the tiny random-weight test pipeline.
-//   node server/dist/convert/make-test-model.js <dir> [--seed N]   (npm run make-test-model -- <dir>)
+//   node server/dist/convert/make-test-model.js <dir> [--seed N] [--fp16]   (npm run make-test-model -- <dir>)
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { Precision } from './graph-builder.js';
 import { writeTinyModel } from './tiny-model.js';
 
-const USAGE = 'usage: npm run make-test-model -- <dir> [--seed N]\n' +
-  '  Writes a tiny random-weight Stable Diffusion pipeline (diffusers ONNX layout) into <dir>.';
+const USAGE = 'usage: npm run make-test-model -- <dir> [--seed N] [--fp16]\n' +
+  '  Writes a tiny random-weight Stable Diffusion pipeline (diffusers ONNX layout) into <dir>.\n' +
+  '  --fp16  float16 weights and compute, float32 inputs and outputs (as `import --fp16` writes)';
 
 class UsageError extends Error {}
 
 interface CliArgs {
   dir: string;
   seed: number;
+  precision: Precision;
 }
 
 function parseCli(argv: string[]): CliArgs {
   const { values, positionals } = parseArgs({
     args: argv,
-    options: { seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { seed: { type: 'string' }, fp16: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true,
   });
   if (values.help) {
@@ -32,7 +35,7 @@ function parseCli(argv: string[]): CliArgs {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
     throw new UsageError(`--seed must be an integer from 0 to ${0xffffffff}, got "${values.seed}"`);
   }
-  return { dir: positionals[0], seed };
+  return { dir: positionals[0], seed, precision: values.fp16 ? 'fp16' : 'fp32' };
 }
 
 async function listFiles(root: string): Promise<{ path: string; bytes: number }[]> {
@@ -58,10 +61,10 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const start = performance.now();
-  await writeTinyModel(args.dir, { seed: args.seed });
+  await writeTinyModel(args.dir, { seed: args.seed, precision: args.precision });
   const ms = performance.now() - start;
   const files = await listFiles(args.dir);
-  console.log(`wrote tiny test model (seed ${args.seed}) to ${args.dir}`);
+  console.log(`wrote tiny test model (seed ${args.seed}, ${args.precision}) to ${args.dir}`);
   for (const f of files) console.log(`  ${f.path.padEnd(36)} ${formatBytes(f.bytes).padStart(10)}`);
   const total = files.reduce((n, f) => n + f.bytes, 0);
   console.log(`total ${formatBytes(total)} in ${files.length} files, ${ms.toFixed(0)} ms`);

@@ -3,6 +3,17 @@
 // are read from a checkpoint (PyTorch layout; Linear weights are transposed to [in, out] for MatMul), otherwise they
 // are seeded random values.
 // Every function takes the value name(s) it reads and returns the value name it produces.
+//
+// In fp16 (GraphBuilder precision) values are float16 except where torch's fp16 Stable Diffusion keeps float32,
+// which is also where float16 would lose accuracy or overflow:
+// - the timestep sinusoid: t up to 999 times frequencies; float16 keeps 11 bits, so t·f would be off by up to
+//   0.25 rad. Computed in float32, cast after (diffusers casts t_emb to the sample's dtype the same way);
+// - norm statistics (GroupNorm, LayerNorm): mean and variance in float32, as torch's half kernels accumulate them;
+//   x² of an activation over 256 would overflow float16. The affine part runs in float16 with float16 weights;
+// - attention scores and softmax in the plain (unfused) path: q·kᵀ over 64–160 channels can pass 65504 in SD 2.x
+//   (diffusers' upcast_attention), and transformers' CLIP takes its softmax in float32. The fused
+//   MultiHeadAttention op takes float16 q/k/v and accumulates in float32 inside its kernels;
+// - Resize scales: float32 by the ONNX spec.
 import type { GraphBuilder } from './graph-builder.js';
 import { attr } from './onnx-proto.js';
 
@@ -35,6 +46,8 @@ export interface Conv2dOptions {
   /** Explicit ONNX pads [top, left, bottom, right]; overrides `padding` (the VAE's downsampler pads only bottom/right). */
   pads?: readonly [number, number, number, number];
   gain?: number;
+  /** Default true; TAESD's post-upsample convs have none. */
+  bias?: boolean;
 }
 
 /** A square-kernel 2-D convolution over NCHW input. */
@@ -51,7 +64,7 @@ export function conv2d(
   const pad = opts.padding ?? Math.floor(kernel / 2);
   const fanIn = inChannels * kernel * kernel;
   const w = b.param(`${name}.weight`, [outChannels, inChannels, kernel, kernel], { fanIn, gain: opts.gain });
-  const bias = b.param(`${name}.bias`, [outChannels], { fanIn, gain: 0.1 });
+  const bias = opts.bias === false ? [] : [b.param(`${name}.bias`, [outChannels], { fanIn, gain: 0.1 })];
   const attrs = {
     kernel_shape: [kernel, kernel],
     strides: [stride, stride],
@@ -59,7 +72,7 @@ export function conv2d(
     dilations: [1, 1],
     group: 1,
   };
-  return b.op('Conv', [x, w, bias], attrs, `${name}/Conv`);
+  return b.op('Conv', [x, w, ...bias], attrs, `${name}/Conv`);
 }
 
 /**
@@ -75,15 +88,15 @@ export function groupNorm(
   eps = 1e-5,
 ): string {
   if (channels % groups !== 0) throw new Error(`${name}: ${channels} channels do not split into ${groups} groups`);
-  const grouped = b.op('Reshape', [x, b.constInt64([0, groups, -1])], {}, `${name}/Reshape`);
+  const grouped = b.op('Reshape', [b.toFloat32(x), b.constInt64([0, groups, -1])], {}, `${name}/Reshape`);
   const normed = b.op(
     'InstanceNormalization',
-    [grouped, b.constFloat(new Array(groups).fill(1)), b.constFloat(new Array(groups).fill(0))],
+    [grouped, b.constFloat32(new Array(groups).fill(1)), b.constFloat32(new Array(groups).fill(0))],
     { epsilon: attr.float(eps) },
     `${name}/InstanceNormalization`,
   );
   const shape = b.op('Shape', [x], {}, `${name}/Shape`);
-  const restored = b.op('Reshape', [normed, shape], {}, `${name}/Reshape`);
+  const restored = b.toCompute(b.op('Reshape', [normed, shape], {}, `${name}/Reshape`));
   const scale = b.param(`${name}.weight`, [channels, 1, 1], { fill: 1 });
   const shift = b.param(`${name}.bias`, [channels, 1, 1], { fill: 0 });
   return b.op('Add', [b.op('Mul', [restored, scale], {}, `${name}/Mul`), shift], {}, `${name}/Add`);
@@ -91,12 +104,13 @@ export function groupNorm(
 
 /** LayerNorm over the last axis (LayerNormalization is opset 17, so it is spelled out with ReduceMean). */
 export function layerNorm(b: GraphBuilder, x: string, name: string, dim: number, eps = 1e-5): string {
-  const mean = b.op('ReduceMean', [x], { axes: [-1], keepdims: 1 }, `${name}/ReduceMean`);
-  const centered = b.op('Sub', [x, mean], {}, `${name}/Sub`);
+  const x32 = b.toFloat32(x);
+  const mean = b.op('ReduceMean', [x32], { axes: [-1], keepdims: 1 }, `${name}/ReduceMean`);
+  const centered = b.op('Sub', [x32, mean], {}, `${name}/Sub`);
   const squared = b.op('Mul', [centered, centered], {}, `${name}/Mul`);
   const variance = b.op('ReduceMean', [squared], { axes: [-1], keepdims: 1 }, `${name}/ReduceMean`);
-  const std = b.op('Sqrt', [b.op('Add', [variance, b.constFloat([eps], [])], {}, `${name}/Add`)], {}, `${name}/Sqrt`);
-  const normed = b.op('Div', [centered, std], {}, `${name}/Div`);
+  const std = b.op('Sqrt', [b.op('Add', [variance, b.constFloat32([eps], [])], {}, `${name}/Add`)], {}, `${name}/Sqrt`);
+  const normed = b.toCompute(b.op('Div', [centered, std], {}, `${name}/Div`));
   const scaled = b.op('Mul', [normed, b.param(`${name}.weight`, [dim], { fill: 1 })], {}, `${name}/Mul`);
   return b.op('Add', [scaled, b.param(`${name}.bias`, [dim], { fill: 0 })], {}, `${name}/Add`);
 }
@@ -124,7 +138,7 @@ export function gelu(b: GraphBuilder, x: string, hint = 'gelu'): string {
 export function upsampleNearest2x(b: GraphBuilder, x: string, hint = 'upsample'): string {
   return b.op(
     'Resize',
-    [x, '', b.constFloat([1, 1, 2, 2])],
+    [x, '', b.constFloat32([1, 1, 2, 2])],
     { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' },
     `${hint}/Resize`,
   );
@@ -152,14 +166,17 @@ export function dimScalar(b: GraphBuilder, x: string, axis: number, hint = 'dim'
   return b.op('Gather', [shape, b.constInt64([axis], [])], { axis: 0 }, `${hint}/Gather`);
 }
 
-/** [S, S] additive mask: 0 on and below the diagonal, a large negative number above (token i sees tokens ≤ i). */
+/**
+ * [S, S] additive mask: 0 on and below the diagonal, a large negative number above (token i sees tokens ≤ i).
+ * float32 in every precision: it is added to attention scores, which are float32 (see the header).
+ */
 export function causalMask(b: GraphBuilder, seqLen: string, hint = 'causal_mask'): string {
   const positions = b.op('Range', [b.constInt64([0], []), seqLen, b.constInt64([1], [])], {}, `${hint}/Range`);
   const rows = b.op('Unsqueeze', [positions, b.constInt64([1])], {}, `${hint}/Unsqueeze`);
   const cols = b.op('Unsqueeze', [positions, b.constInt64([0])], {}, `${hint}/Unsqueeze`);
   const future = b.op('Greater', [cols, rows], {}, `${hint}/Greater`);
   // Not -Infinity: a fully masked row would turn Softmax into NaN; finfo.min-like values are what CLIP uses.
-  return b.op('Where', [future, b.constFloat([-1e9], []), b.constFloat([0], [])], {}, `${hint}/Where`);
+  return b.op('Where', [future, b.constFloat32([-1e9], []), b.constFloat32([0], [])], {}, `${hint}/Where`);
 }
 
 export interface AttentionOptions {
@@ -169,7 +186,7 @@ export interface AttentionOptions {
   contextDim?: number;
   /** Bias on the q/k/v projections: CLIP has it, the SD UNet does not. */
   qkvBias?: boolean;
-  /** Additive mask broadcastable to [B, heads, Nq, Nk]. */
+  /** Additive float32 mask broadcastable to [B, heads, Nq, Nk]. */
   mask?: string;
   /** Projection module names: diffusers' to_q/to_k/to_v/to_out.0 by default; CLIP uses q_proj/…/out_proj. */
   projections?: { q: string; k: string; v: string; out: string };
@@ -212,10 +229,11 @@ export function attention(
   const kh = split(k, [0, 2, 3, 1], 'k_heads');
   const vh = split(v, [0, 2, 1, 3], 'v_heads');
 
-  let scores = b.op('MatMul', [qh, kh], {}, `${name}/scores`);
-  scores = b.op('Mul', [scores, b.constFloat([1 / Math.sqrt(headDim)], [])], {}, `${name}/scale`);
+  // Scores and softmax in float32 (the header says why); the probabilities go back to the compute type for ·v.
+  let scores = b.op('MatMul', [b.toFloat32(qh), b.toFloat32(kh)], {}, `${name}/scores`);
+  scores = b.op('Mul', [scores, b.constFloat32([1 / Math.sqrt(headDim)], [])], {}, `${name}/scale`);
   if (opts.mask) scores = b.op('Add', [scores, opts.mask], {}, `${name}/mask`);
-  const probs = b.op('Softmax', [scores], { axis: -1 }, `${name}/Softmax`);
+  const probs = b.toCompute(b.op('Softmax', [scores], { axis: -1 }, `${name}/Softmax`));
   // [B, heads, Nq, headDim] → [B, Nq, heads, headDim] → [B, Nq, dim]
   const perHead = b.op('MatMul', [probs, vh], {}, `${name}/MatMul`);
   const tokenMajor = b.op('Transpose', [perHead], { perm: [0, 2, 1, 3] }, `${name}/merge`);
@@ -234,6 +252,7 @@ export interface TimestepEmbeddingOptions {
  * diffusers' sinusoidal timestep embedding (Timesteps; SD uses flip_sin_to_cos=True, downscale_freq_shift=0):
  * [T] → [T, dim] = [cos(t·f), sin(t·f)] with f_i = exp(-ln(10000)·i / (half - shift)).
  * The frequencies are rounded step by step as torch computes them in float32, so they match bit for bit.
+ * `t` is float32 and so is the whole computation; the result is in the compute type.
  */
 export function timestepEmbedding(
   b: GraphBuilder,
@@ -249,11 +268,11 @@ export function timestepEmbedding(
   const logMax = f32(-Math.log(10000));
   const freqs = Array.from({ length: half }, (_, i) => f32(Math.exp(f32(f32(logMax * i) / (half - shift)))));
   const column = b.op('Unsqueeze', [t, b.constInt64([1])], {}, `${hint}/Unsqueeze`);
-  const args = b.op('Mul', [column, b.constFloat(freqs, [1, half])], {}, `${hint}/Mul`);
+  const args = b.op('Mul', [column, b.constFloat32(freqs, [1, half])], {}, `${hint}/Mul`);
   const cos = b.op('Cos', [args], {}, `${hint}/Cos`);
   const sin = b.op('Sin', [args], {}, `${hint}/Sin`);
   const parts = (opts.flipSinToCos ?? true) ? [cos, sin] : [sin, cos];
-  return b.op('Concat', parts, { axis: 1 }, `${hint}/Concat`);
+  return b.toCompute(b.op('Concat', parts, { axis: 1 }, `${hint}/Concat`));
 }
 
 /** A token-embedding lookup: rows of a [vocab, dim] table at integer ids. */

@@ -7,8 +7,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ProtoWriter, resolveChunk } from './protobuf-writer.js';
 
-export type TensorDataType = 'float32' | 'int64' | 'int32';
-export type TensorData = Float32Array | BigInt64Array | Int32Array;
+export type TensorDataType = 'float32' | 'float16' | 'int64' | 'int32';
+/** float16 values are their IEEE half bit patterns (pipeline/onnx/float16.ts converts). */
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array;
 /**
  * A tensor's values, or a function producing them on demand: lazy initializers are loaded one at a time while the
  * model is written and dropped right after, so converting a multi-GB checkpoint never holds the model in memory.
@@ -81,7 +82,12 @@ export interface ModelDef {
 }
 
 // onnx.proto TensorProto.DataType
-const DATA_TYPE_CODE: Record<TensorDataType, number> = { float32: 1, int32: 6, int64: 7 };
+const DATA_TYPE_CODE: Record<TensorDataType, number> = { float32: 1, int32: 6, int64: 7, float16: 10 };
+
+/** The TensorProto.DataType number, as Cast's `to` and RandomNormalLike's `dtype` attributes take it. */
+export function dataTypeCode(type: TensorDataType): number {
+  return DATA_TYPE_CODE[type];
+}
 // onnx.proto AttributeProto.AttributeType
 const ATTR_TYPE_CODE: Record<AttrValue['type'], number> = {
   float: 1,
@@ -102,7 +108,7 @@ interface ExternalLocation {
 
 type Placement = (tensor: TensorInit, byteLength: number) => ExternalLocation | undefined;
 
-const ELEMENT_BYTES: Record<TensorDataType, number> = { float32: 4, int32: 4, int64: 8 };
+const ELEMENT_BYTES: Record<TensorDataType, number> = { float32: 4, float16: 2, int32: 4, int64: 8 };
 
 /** The size of a tensor's raw_data, known from its dims without loading it. */
 export function tensorByteLength(tensor: TensorInit): number {
@@ -356,7 +362,7 @@ function tensorBytes(tensor: TensorInit): Uint8Array {
   if (data.length !== count) {
     throw new Error(`tensor ${tensor.name}: ${data.length} values for dims [${tensor.dims.join(', ')}]`);
   }
-  const expected = { float32: Float32Array, int32: Int32Array, int64: BigInt64Array }[tensor.dataType];
+  const expected = { float32: Float32Array, float16: Uint16Array, int32: Int32Array, int64: BigInt64Array }[tensor.dataType];
   if (!(data instanceof expected)) {
     throw new Error(`tensor ${tensor.name}: data is not a ${expected.name} for type ${tensor.dataType}`);
   }
@@ -366,6 +372,7 @@ function tensorBytes(tensor: TensorInit): Uint8Array {
   const view = new DataView(out.buffer);
   for (let i = 0; i < data.length; i++) {
     if (data instanceof Float32Array) view.setFloat32(i * 4, data[i], true);
+    else if (data instanceof Uint16Array) view.setUint16(i * 2, data[i], true);
     else if (data instanceof Int32Array) view.setInt32(i * 4, data[i], true);
     else view.setBigInt64(i * 8, data[i], true);
   }

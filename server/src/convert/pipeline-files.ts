@@ -5,6 +5,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Family } from './checkpoint-keys.js';
+import type { Precision } from './graph-builder.js';
 
 export type PredictionType = 'epsilon' | 'v_prediction';
 
@@ -69,11 +70,15 @@ export function yamlPrediction(checkpointPath: string): PredictionType | undefin
   return /^\s*parameterization:\s*["']?v["']?\s*(#.*)?$/m.test(readFileSync(yaml, 'utf8')) ? 'v_prediction' : 'epsilon';
 }
 
-export function modelIndex(schedulerClass: string, inpainting: boolean, name: string): Record<string, unknown> {
+/** Where model_index.json records the networks' precision (diffusers ignores keys starting with "_"). */
+export const PRECISION_KEY = '_easel_precision';
+
+export function modelIndex(schedulerClass: string, inpainting: boolean, name: string, precision: Precision = 'fp32'): Record<string, unknown> {
   return {
     _class_name: inpainting ? 'OnnxStableDiffusionInpaintPipeline' : 'OnnxStableDiffusionPipeline',
     _diffusers_version: '0.24.0',
     _name_or_path: name,
+    [PRECISION_KEY]: precision,
     feature_extractor: [null, null],
     requires_safety_checker: false,
     safety_checker: [null, null],

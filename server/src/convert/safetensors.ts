@@ -3,6 +3,7 @@
 // little-endian tensor bytes. Only the header is read up front; each tensor is read by its byte range when asked
 // for, so multi-GB checkpoints are never held in memory whole.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { fromFloat16Bytes } from '../pipeline/onnx/float16.js';
 
 export type SafetensorsDtype =
   | 'F64' | 'F32' | 'F16' | 'BF16' | 'F8_E4M3' | 'F8_E5M2'
@@ -174,24 +175,6 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-let halfTable: Float32Array | undefined;
-
-/** float16 bit pattern → float32 value, for all 65536 patterns (subnormals, ±Inf and NaN included). */
-function float16Table(): Float32Array {
-  if (halfTable) return halfTable;
-  const table = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >> 10) & 0x1f;
-    const fraction = h & 0x3ff;
-    if (exponent === 0) table[h] = sign * fraction * 2 ** -24;
-    else if (exponent === 31) table[h] = fraction === 0 ? sign * Infinity : NaN;
-    else table[h] = sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-  }
-  halfTable = table;
-  return table;
-}
-
 /** Little-endian raw bytes of `dtype` → float32 values. */
 export function toFloat32(bytes: Uint8Array, dtype: 'F32' | 'F16' | 'BF16' | 'F64' | SafetensorsDtype): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -202,12 +185,8 @@ export function toFloat32(bytes: Uint8Array, dtype: 'F32' | 'F16' | 'BF16' | 'F6
       for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
       return out;
     }
-    case 'F16': {
-      const table = float16Table();
-      const out = new Float32Array(bytes.length / 2);
-      for (let i = 0; i < out.length; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
-      return out;
-    }
+    case 'F16':
+      return fromFloat16Bytes(bytes);
     case 'BF16': {
       // bfloat16 is the top half of a float32.
       const bits = new Uint32Array(bytes.length / 2);

@@ -8,6 +8,7 @@ import { writeTinyTokenizer } from '../pipeline/tokenizer/tiny-vocab.js';
 import { buildClipTextEncoder } from './clip-text-encoder.js';
 import { writeModel } from './onnx-proto.js';
 import { defaultSchedulerConfig, modelIndex } from './pipeline-files.js';
+import type { Precision } from './graph-builder.js';
 import type { ModelDef, WriteModelOptions } from './onnx-proto.js';
 import type { TextEncoderConfig, UnetConfig, VaeConfig } from './sd-config.js';
 import { buildUnet } from './unet.js';
@@ -70,11 +71,15 @@ export interface TinyModelOptions {
   fusedAttention?: boolean;
   /** A 9-channel inpainting UNet (latents | mask | masked-image latents), as SD inpainting checkpoints have. */
   inpainting?: boolean;
+  /** 'fp16': float16 weights and compute, float32 inputs and outputs (GraphBuilderOptions.precision). */
+  precision?: Precision;
 }
 
 export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): Promise<void> {
   const seed = opts.seed ?? 0;
   const fusedAttention = opts.fusedAttention ?? false;
+  const precision = opts.precision ?? 'fp32';
+  const build = { seed, fusedAttention, precision };
   await mkdir(dir, { recursive: true });
 
   // The tokenizer first: the text encoder's embedding table must cover every id it can produce.
@@ -83,19 +88,19 @@ export async function writeTinyModel(dir: string, opts: TinyModelOptions = {}): 
   await writeTinyTokenizer(tokenizerDir);
   const vocabSize = await readVocabSize(join(tokenizerDir, 'vocab.json'));
 
-  await writeComponent(dir, 'text_encoder', buildClipTextEncoder(tinyTextEncoder(vocabSize), { seed, fusedAttention }));
+  await writeComponent(dir, 'text_encoder', buildClipTextEncoder(tinyTextEncoder(vocabSize), build));
   // The UNet keeps its weights in weights.pb, as diffusers' exporter does (real UNets exceed protobuf's 2 GB),
   // so loaders get exercised on external data. A strong time projection and a noise-sized output (real UNets
   // zero-initialise conv_out), so predictions at different timesteps differ clearly (tests rely on it).
-  await writeComponent(dir, 'unet', buildUnet(opts.inpainting ? { ...TINY_UNET, inChannels: 9 } : TINY_UNET, { seed, fusedAttention, randomGains: { temb: 3, convOut: 1.5 } }), {
+  await writeComponent(dir, 'unet', buildUnet(opts.inpainting ? { ...TINY_UNET, inChannels: 9 } : TINY_UNET, { ...build, randomGains: { temb: 3, convOut: 1.5 } }), {
     externalDataFile: 'weights.pb',
   });
   // Gain chosen so pixels land mostly within [-1, 1] with some overshoot, as a real decoder's do.
-  await writeComponent(dir, 'vae_decoder', buildVaeDecoder(TINY_VAE, { seed, fusedAttention, randomOutGain: 0.8 }));
-  await writeComponent(dir, 'vae_encoder', buildVaeEncoder(TINY_VAE, { seed, fusedAttention }));
+  await writeComponent(dir, 'vae_decoder', buildVaeDecoder(TINY_VAE, { ...build, randomOutGain: 0.8 }));
+  await writeComponent(dir, 'vae_encoder', buildVaeEncoder(TINY_VAE, build));
 
   // model_index.json names the inpainting pipeline for a 9-channel UNet: loaders tell them apart by it.
-  await writeJson(join(dir, 'model_index.json'), modelIndex('PNDMScheduler', opts.inpainting ?? false, 'tiny-test'));
+  await writeJson(join(dir, 'model_index.json'), modelIndex('PNDMScheduler', opts.inpainting ?? false, 'tiny-test', precision));
   await mkdir(join(dir, 'scheduler'), { recursive: true });
   await writeJson(join(dir, 'scheduler', 'scheduler_config.json'), defaultSchedulerConfig('sd1', 'epsilon'));
 }

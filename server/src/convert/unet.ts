@@ -6,7 +6,7 @@
 import { GraphBuilder } from './graph-builder.js';
 import type { ModelDef } from './onnx-proto.js';
 import { conv2d, groupNorm, silu } from './nn-layers.js';
-import type { BuildOptions } from './clip-text-encoder.js';
+import { builderOptions, type BuildOptions } from './clip-text-encoder.js';
 import { resnetBlock, spatialTransformer, timeEmbedding, upsample } from './sd-blocks.js';
 import type { UnetConfig } from './sd-config.js';
 
@@ -24,10 +24,11 @@ export function buildUnet(config: UnetConfig, opts: UnetBuildOptions = {}): Mode
   const groups = config.normGroups;
   const eps = config.normEps;
   const tembDim = 4 * channels[0];
-  const b = new GraphBuilder('unet', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
-  const sample = b.input('sample', 'float32', ['batch', 'channels', 'height', 'width']);
+  const b = new GraphBuilder('unet', builderOptions(opts));
+  const sample = b.floatInput('sample', ['batch', 'channels', 'height', 'width']);
+  // Not cast: the sinusoidal embedding is computed in float32 (nn-layers' timestepEmbedding).
   const timestep = b.input('timestep', 'float32', ['batch']);
-  const context = b.input('encoder_hidden_states', 'float32', ['batch', 'sequence', config.crossAttentionDim]);
+  const context = b.floatInput('encoder_hidden_states', ['batch', 'sequence', config.crossAttentionDim]);
 
   const temb = timeEmbedding(b, timestep, 'time_embedding', channels[0], tembDim, {
     flipSinToCos: config.flipSinToCos,
@@ -110,6 +111,6 @@ export function buildUnet(config: UnetConfig, opts: UnetBuildOptions = {}): Mode
 
   h = silu(b, groupNorm(b, h, 'conv_norm_out', current, groups, eps), 'conv_act');
   const out = conv2d(b, h, 'conv_out', current, config.outChannels, { gain: opts.randomGains?.convOut });
-  b.output('out_sample', 'float32', ['batch', config.outChannels, 'height', 'width'], out);
+  b.floatOutput('out_sample', ['batch', config.outChannels, 'height', 'width'], out);
   return b.build();
 }

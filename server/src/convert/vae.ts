@@ -10,9 +10,9 @@
 // the exporter's stochastic version (logvar clamped to [-30, 20] as diffusers does).
 import { GraphBuilder } from './graph-builder.js';
 import type { ModelDef } from './onnx-proto.js';
-import { attr } from './onnx-proto.js';
+import { attr, dataTypeCode } from './onnx-proto.js';
 import { conv2d, groupNorm, silu } from './nn-layers.js';
-import type { BuildOptions } from './clip-text-encoder.js';
+import { builderOptions, type BuildOptions } from './clip-text-encoder.js';
 import { downsample, resnetBlock, upsample, vaeAttention } from './sd-blocks.js';
 import type { VaeConfig } from './sd-config.js';
 
@@ -27,8 +27,8 @@ export function buildVaeDecoder(config: VaeConfig, opts: VaeBuildOptions = {}): 
   const channels = config.blockOutChannels;
   const levels = channels.length;
   const groups = config.normGroups;
-  const b = new GraphBuilder('vae_decoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
-  const latent = b.input('latent_sample', 'float32', ['batch', 'channels', 'height', 'width']);
+  const b = new GraphBuilder('vae_decoder', builderOptions(opts));
+  const latent = b.floatInput('latent_sample', ['batch', 'channels', 'height', 'width']);
 
   let h = conv2d(b, latent, 'post_quant_conv', config.latentChannels, config.latentChannels, { kernel: 1 });
   let current = channels[levels - 1];
@@ -49,7 +49,7 @@ export function buildVaeDecoder(config: VaeConfig, opts: VaeBuildOptions = {}): 
   }
   h = silu(b, groupNorm(b, h, 'decoder.conv_norm_out', current, groups, VAE_EPS), 'decoder.conv_act');
   const image = conv2d(b, h, 'decoder.conv_out', current, config.outChannels, { gain: opts.randomOutGain });
-  b.output('sample', 'float32', ['batch', config.outChannels, 'image_height', 'image_width'], image);
+  b.floatOutput('sample', ['batch', config.outChannels, 'image_height', 'image_width'], image);
   return b.build();
 }
 
@@ -63,8 +63,8 @@ export function buildVaeEncoder(config: VaeConfig, opts: VaeEncoderBuildOptions 
   const levels = channels.length;
   const groups = config.normGroups;
   const latentChannels = config.latentChannels;
-  const b = new GraphBuilder('vae_encoder', { seed: opts.seed, weights: opts.weights, fusedAttention: opts.fusedAttention });
-  const image = b.input('sample', 'float32', ['batch', 'channels', 'height', 'width']);
+  const b = new GraphBuilder('vae_encoder', builderOptions(opts));
+  const image = b.floatInput('sample', ['batch', 'channels', 'height', 'width']);
 
   let current = channels[0];
   let h = conv2d(b, image, 'encoder.conv_in', config.inChannels, current);
@@ -91,10 +91,10 @@ export function buildVaeEncoder(config: VaeConfig, opts: VaeEncoderBuildOptions 
   if (opts.encoderOutput === 'sample') {
     const clamped = b.op('Clip', [logvar, b.constFloat([-30], []), b.constFloat([20], [])], {}, 'posterior/Clip');
     const std = b.op('Exp', [b.op('Mul', [clamped, b.constFloat([0.5], [])], {}, 'posterior/half')], {}, 'posterior/Exp');
-    const noise = b.op('RandomNormalLike', [mean], { dtype: 1, mean: attr.float(0), scale: attr.float(1) }, 'posterior/noise');
+    const noise = b.op('RandomNormalLike', [mean], { dtype: dataTypeCode(b.floatType), mean: attr.float(0), scale: attr.float(1) }, 'posterior/noise');
     latent = b.op('Add', [mean, b.op('Mul', [std, noise], {}, 'posterior/Mul')], {}, 'posterior/Add');
   }
-  b.output('latent_sample', 'float32', ['batch', latentChannels, 'latent_height', 'latent_width'], latent);
+  b.floatOutput('latent_sample', ['batch', latentChannels, 'latent_height', 'latent_width'], latent);
   return b.build();
 }
 

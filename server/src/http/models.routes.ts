@@ -55,7 +55,7 @@ export function registerModelRoutes(app: FastifyInstance, deps: { models: ModelS
     return reply.status(204).send();
   });
 
-  const enqueue = async (opts: { path: string; config?: string; name?: string; fileName?: string }, origin: 'path' | 'upload') => {
+  const enqueue = async (opts: { path: string; config?: string; name?: string; precision?: string; fileName?: string }, origin: 'path' | 'upload') => {
     const taken = await models.takenNames();
     const prepared = await prepareImport({ ...opts, modelsFolder: registry.stableDiffusionDir, taken: (n) => taken.has(n) });
     const upload = origin === 'upload';
@@ -83,9 +83,9 @@ export function registerModelRoutes(app: FastifyInstance, deps: { models: ModelS
           declaredBytes: declaredLength(request),
         });
         try {
-          const { name, config, filename } = request.query;
+          const { name, config, precision, filename } = request.query;
           const fileName = filename ?? 'uploaded-model.safetensors';
-          const queued = await enqueue({ path, name, config, fileName }, 'upload');
+          const queued = await enqueue({ path, name, config, precision, fileName }, 'upload');
           return await reply.status(202).send({ importId: queued.id });
         } catch (error) {
           await rm(path, { force: true });

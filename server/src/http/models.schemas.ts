@@ -18,6 +18,11 @@ export const ModelListQuery = Type.Object(
 );
 export type ModelListQuery = Static<typeof ModelListQuery>;
 
+const precision = Type.String({
+  maxLength: 16,
+  description: 'fp32 (default) or fp16: float16 weights and compute for GPUs, half the size (CPUs run fp32 faster); checked by prepareImport',
+});
+
 const modelName = Type.String({
   minLength: 1,
   maxLength: 100,
@@ -29,6 +34,7 @@ export const ImportRequest = Type.Object(
     path: Type.String({ minLength: 1, maxLength: 4096, description: "a .safetensors checkpoint or a diffusers folder on the server's disk" }),
     config: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'a diffusers config folder (config.json per network)' })),
     name: Type.Optional(modelName),
+    precision: Type.Optional(precision),
   },
   { additionalProperties: false },
 );
@@ -39,6 +45,7 @@ export const UploadQuery = Type.Object(
     filename: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'the uploaded file name; names the model when `name` is absent' })),
     name: Type.Optional(modelName),
     config: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    precision: Type.Optional(precision),
   },
   { additionalProperties: false },
 );
@@ -64,6 +71,8 @@ export const ImportView = Type.Object({
   progress: Type.Number(),
   /** "SD 1.x", "SD 2.x inpainting", … once known. */
   description: Type.Union([Type.String(), Type.Null()]),
+  /** The networks' float type: fp32, or fp16 for GPUs. */
+  precision: Type.Union([Type.Literal('fp32'), Type.Literal('fp16')]),
   warnings: Type.Array(Type.String()),
   error: Type.Union([ErrorInfo, Type.Null()]),
   createdAt: Type.String(),

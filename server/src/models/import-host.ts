@@ -6,6 +6,7 @@ import { spawnWorker } from '../worker/spawn-worker.js';
 import { rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { ErrorInfo } from '../http/schemas.js';
+import type { Precision } from '../convert/graph-builder.js';
 
 export interface ImportJob {
   source: string;
@@ -13,6 +14,7 @@ export interface ImportJob {
   configDir?: string;
   /** Recorded in model_index.json. */
   name?: string;
+  precision?: Precision;
 }
 
 export interface ImportSummary {

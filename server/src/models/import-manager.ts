@@ -57,6 +57,7 @@ export class ImportManager extends EventEmitter<{ event: [ModelEvent]; finished:
       stage: null,
       progress: 0,
       description: spec.description ?? null,
+      precision: spec.precision,
       warnings: [],
       error: null,
       createdAt: new Date().toISOString(),
@@ -133,7 +134,7 @@ export class ImportManager extends EventEmitter<{ event: [ModelEvent]; finished:
     this.emit('event', { type: 'model.import.progress', import: { ...view } });
     try {
       const summary = await this.run(
-        { source: spec.source, outDir: spec.outDir, configDir: spec.configDir, name: spec.name },
+        { source: spec.source, outDir: spec.outDir, configDir: spec.configDir, name: spec.name, precision: spec.precision },
         {
           signal: controller.signal,
           onProgress: ({ stage, done, total }) => {

@@ -7,6 +7,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import { AppError, badRequest } from '../http/errors.js';
 import { detectCheckpoint } from '../convert/checkpoint-keys.js';
 import { UnsupportedModelError, refusePickle } from '../convert/import-checkpoint.js';
+import { PRECISIONS, type Precision } from '../convert/graph-builder.js';
 import { SafetensorsError, SafetensorsFile } from '../convert/safetensors.js';
 import { formatBytes } from './download.js';
 
@@ -18,6 +19,7 @@ export interface PreparedImport {
   outDir: string;
   /** "SD 1.x", … for a single file (read from its header); undefined for a folder until the import runs. */
   description?: string;
+  precision: Precision;
 }
 
 /** A model name: letters and digits of any script, space, ".", "_", "-", "(", ")", "+"; not starting with a dot. */
@@ -33,6 +35,8 @@ export interface PrepareOptions {
   path: string;
   config?: string;
   name?: string;
+  /** fp32 (default) or fp16, as the request spelled it: checked here. */
+  precision?: string;
   /** Easel's stable-diffusion folder, where the model goes. */
   modelsFolder: string;
   /** Names taken by installed models (any Stable Diffusion folder) or by imports already queued. */
@@ -42,6 +46,10 @@ export interface PrepareOptions {
 }
 
 export async function prepareImport(opts: PrepareOptions): Promise<PreparedImport> {
+  const precision = opts.precision ?? 'fp32';
+  if (!isPrecision(precision)) {
+    throw badRequest('EASEL_ERR_INVALID', `precision must be ${PRECISIONS.join(' or ')}, got "${precision}"`, 'precision');
+  }
   const source = resolve(opts.path);
   const info = await stat(source).catch(() => undefined);
   if (!info) throw badRequest('EASEL_ERR_IMPORT_SOURCE', `${source} does not exist on the server`, 'path');
@@ -68,8 +76,12 @@ export async function prepareImport(opts: PrepareOptions): Promise<PreparedImpor
     throw new AppError(409, 'EASEL_ERR_MODEL_EXISTS', `a model named "${name}" is already installed or being imported; choose another name`, 'name');
   }
   const outDir = join(opts.modelsFolder, name);
-  await ensureRoom(source, opts.modelsFolder, name);
-  return { source, configDir, name, outDir, description };
+  await ensureRoom(source, opts.modelsFolder, name, precision);
+  return { source, configDir, name, outDir, description, precision };
+}
+
+function isPrecision(value: string): value is Precision {
+  return (PRECISIONS as readonly string[]).includes(value);
 }
 
 /** Refuses pickles, non-safetensors files and unsupported families from the header alone. */
@@ -94,8 +106,9 @@ function inspect(source: string): string {
 
 const NETWORK_PREFIXES = ['model.diffusion_model.', 'first_stage_model.', 'cond_stage_model.'];
 
-/** The converted model is float32: about 4 bytes per weight the networks use (EMA copies and the like are left out). */
-export async function estimateImportBytes(source: string): Promise<number> {
+/** The converted model: about 4 bytes (fp16: 2) per weight the networks use (EMA copies and the like are left out). */
+export async function estimateImportBytes(source: string, precision: Precision = 'fp32'): Promise<number> {
+  const bytesPerWeight = precision === 'fp16' ? 2 : 4;
   const count = (path: string, keep: (name: string) => boolean): number => {
     const file = SafetensorsFile.open(path);
     try {
@@ -104,7 +117,7 @@ export async function estimateImportBytes(source: string): Promise<number> {
       file.close();
     }
   };
-  if (!statSync(source).isDirectory()) return 4 * count(source, (k) => NETWORK_PREFIXES.some((p) => k.startsWith(p)));
+  if (!statSync(source).isDirectory()) return bytesPerWeight * count(source, (k) => NETWORK_PREFIXES.some((p) => k.startsWith(p)));
   let elements = 0;
   for (const component of ['text_encoder', 'unet', 'vae']) {
     const folder = join(source, component);
@@ -113,13 +126,13 @@ export async function estimateImportBytes(source: string): Promise<number> {
     const full = files.filter((f) => !/\.(fp16|bf16)[.-]/.test(f));
     for (const f of full.length > 0 ? full : files) elements += count(join(folder, f), () => true);
   }
-  return 4 * elements;
+  return bytesPerWeight * elements;
 }
 
-async function ensureRoom(source: string, folder: string, name: string): Promise<void> {
+async function ensureRoom(source: string, folder: string, name: string, precision: Precision): Promise<void> {
   let needed: number;
   try {
-    needed = await estimateImportBytes(source);
+    needed = await estimateImportBytes(source, precision);
   } catch {
     return; // the import itself reports an unreadable source properly
   }

@@ -19,6 +19,7 @@ importCheckpoint({
   outDir: job.outDir,
   configDir: job.configDir,
   name: job.name,
+  precision: job.precision,
   onProgress: ({ stage, done, total }) => {
     const now = performance.now();
     if (stage === lastStage && done < total && now - lastSent < PROGRESS_INTERVAL_MS) return;

@@ -1,12 +1,13 @@
 // The model tool behind `./start.sh import …` and `./start.sh --download …`: imports a checkpoint or installs a catalog
 // model from the terminal, with a progress bar, without starting the server.
-//   node server/dist/models/models-cli.js import <checkpoint.safetensors | diffusers-folder> [--config DIR] [--name NAME]
+//   node server/dist/models/models-cli.js import <checkpoint.safetensors | diffusers-folder> [--config DIR] [--name NAME] [--fp16]
 //   node server/dist/models/models-cli.js --download <catalog id>      (no id: list the catalog)
 import { rm } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { AppError } from '../http/errors.js';
 import { loadConfig } from '../config/config.js';
 import { importCheckpoint } from '../convert/import-checkpoint.js';
+import type { Precision } from '../convert/graph-builder.js';
 import { loadCatalog, type CatalogEntry } from './catalog.js';
 import { catalogState, fetchCatalogModel } from './catalog-install.js';
 import { DownloadError, formatBytes } from './download.js';
@@ -15,10 +16,11 @@ import { prepareImport } from './import-request.js';
 import { ModelRegistry } from './model-registry.js';
 
 const USAGE = `usage:
-  ./start.sh import <checkpoint.safetensors | diffusers-folder> [--config <folder>] [--name <name>] [--models <dir>]
+  ./start.sh import <checkpoint.safetensors | diffusers-folder> [--config <folder>] [--name <name>] [--fp16] [--models <dir>]
       converts an SD 1.x / 2.x checkpoint to ONNX into <models>/stable-diffusion/<name>/
       --config   a diffusers folder with config.json per network (for non-standard architectures)
       --name     the model's name (default: the file name)
+      --fp16     float16 weights and compute, for GPUs: half the size (CPUs run the default fp32 faster)
   ./start.sh --download <catalog id> [--models <dir>]
       downloads a model from models/catalog.json (resumes an interrupted download; converts it when needed)
   ./start.sh --download
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     options: {
       config: { type: 'string' },
       name: { type: 'string' },
+      fp16: { type: 'boolean' },
       models: { type: 'string' },
       download: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -45,16 +48,18 @@ async function main(): Promise<void> {
   if (values.help) return console.log(USAGE);
   if (listCatalog) return printCatalog(modelsDir);
   if (values.download !== undefined) return download(values.download, modelsDir);
-  if (positionals[0] === 'import' && positionals.length === 2) return importFile(positionals[1]!, modelsDir, values.config, values.name);
+  if (positionals[0] === 'import' && positionals.length === 2) {
+    return importFile(positionals[1]!, modelsDir, { config: values.config, name: values.name, precision: values.fp16 ? 'fp16' : 'fp32' });
+  }
   console.error(USAGE);
   process.exitCode = 2;
 }
 
-async function importFile(source: string, modelsDir: string, config: string | undefined, name: string | undefined): Promise<void> {
+async function importFile(source: string, modelsDir: string, opts: { config?: string; name?: string; precision: Precision }): Promise<void> {
   const registry = new ModelRegistry(modelsDir);
   const taken = new Set((await registry.list()).map((m) => m.id));
-  const prepared = await prepareImport({ path: source, config, name, modelsFolder: registry.stableDiffusionDir, taken: (n) => taken.has(n) });
-  console.log(`Importing ${prepared.description ?? 'a diffusers folder'} as "${prepared.name}" → ${prepared.outDir}`);
+  const prepared = await prepareImport({ path: source, ...opts, modelsFolder: registry.stableDiffusionDir, taken: (n) => taken.has(n) });
+  console.log(`Importing ${prepared.description ?? 'a diffusers folder'} as "${prepared.name}" (${prepared.precision}) → ${prepared.outDir}`);
   const start = performance.now();
   const bar = new ProgressBar();
   const result = await importCheckpoint({
@@ -62,10 +67,11 @@ async function importFile(source: string, modelsDir: string, config: string | un
     outDir: prepared.outDir,
     configDir: prepared.configDir,
     name: prepared.name,
+    precision: prepared.precision,
     onProgress: ({ stage, done, total }) => bar.update(overallProgress(stage, done, total), stage),
   });
   bar.end();
-  console.log(`Done in ${((performance.now() - start) / 1000).toFixed(0)} s: ${result.description}, ${result.predictionType}. Choose "${prepared.name}" in the model picker.`);
+  console.log(`Done in ${((performance.now() - start) / 1000).toFixed(0)} s: ${result.description}, ${result.predictionType}, ${result.precision}. Choose "${prepared.name}" in the model picker.`);
   for (const warning of result.warnings) console.log(`warning: ${warning}`);
 }
 

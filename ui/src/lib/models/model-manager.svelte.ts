@@ -4,7 +4,7 @@
 import type { ErrorInfo, ModelInfo } from '../../../../server/src/http/schemas.js';
 import type { CatalogItem, ImportView, ModelEvent } from '../../../../server/src/http/models.schemas.js';
 import { toErrorInfo } from '../api.js';
-import { modelsApi } from './models-api.js';
+import { modelsApi, type ImportChoices } from './models-api.js';
 
 export interface Upload {
   file: string;
@@ -82,19 +82,19 @@ export class ModelManager {
   }
 
   /** Imports a file or folder on the server's disk; true when it was queued. */
-  async importPath(path: string, name?: string, config?: string): Promise<boolean> {
+  async importPath(path: string, choices: ImportChoices = {}): Promise<boolean> {
     return this.#try(async () => {
-      await modelsApi.importPath({ path, ...(name ? { name } : {}), ...(config ? { config } : {}) });
+      await modelsApi.importPath({ path, ...choices });
     });
   }
 
-  async uploadFile(file: File, name?: string): Promise<boolean> {
+  async uploadFile(file: File, choices: ImportChoices = {}): Promise<boolean> {
     const controller = new AbortController();
     this.upload = { file: file.name, fraction: 0, controller };
     try {
       return await this.#try(async () => {
         await modelsApi.upload(file, {
-          name,
+          ...choices,
           signal: controller.signal,
           onProgress: (fraction) => this.upload && (this.upload.fraction = fraction),
         });

@@ -1,14 +1,15 @@
 // The model manager's HTTP calls: what is installed, the catalog, downloads and imports. Shapes come from the
 // server's schemas. Uploads go through XMLHttpRequest, the one browser API that reports upload progress.
 import type { ModelInfo } from '../../../../server/src/http/schemas.js';
-import type { CatalogItem, DownloadView, ImportCreated, ImportView } from '../../../../server/src/http/models.schemas.js';
+import type { CatalogItem, DownloadView, ImportCreated, ImportRequest, ImportView } from '../../../../server/src/http/models.schemas.js';
 import { ApiError, OFFLINE, call, failure } from '../api.js';
 
 const id = (value: string) => encodeURIComponent(value);
 
-export interface UploadOptions {
-  name?: string;
-  config?: string;
+/** What an import may say besides its source (the server's ImportRequest). */
+export type ImportChoices = Omit<ImportRequest, 'path'>;
+
+export interface UploadOptions extends ImportChoices {
   onProgress?: (fraction: number) => void;
   signal?: AbortSignal;
 }
@@ -20,7 +21,7 @@ export const modelsApi = {
   imports: () => call<ImportView[]>('GET', '/api/models/imports'),
   download: (catalogId: string) => call<DownloadView>('POST', '/api/models/downloads', { id: catalogId }),
   cancelDownload: (catalogId: string) => call<void>('DELETE', `/api/models/downloads/${id(catalogId)}`),
-  importPath: (body: { path: string; name?: string; config?: string }) => call<ImportCreated>('POST', '/api/models/import', body),
+  importPath: (body: ImportRequest) => call<ImportCreated>('POST', '/api/models/import', body),
   cancelImport: (importId: string) => call<void>('DELETE', `/api/models/imports/${id(importId)}`),
 
   /** Streams the file as the request body; resolves once the server has it and queued the import. */
@@ -28,6 +29,7 @@ export const modelsApi = {
     const query = new URLSearchParams({ filename: file.name });
     if (opts.name) query.set('name', opts.name);
     if (opts.config) query.set('config', opts.config);
+    if (opts.precision) query.set('precision', opts.precision);
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
       xhr.open('POST', `/api/models/import/upload?${query}`);
