@@ -24,10 +24,13 @@ import { JobStore } from './queue/job-store.js';
 import { registerGalleryRoutes } from './http/gallery.routes.js';
 import { registerA1111Api } from './http/a1111/a1111-api.js';
 import { WorkerHost } from './worker/worker-host.js';
+import type { WorkerSettings } from './worker/protocol.js';
 import { AccessControl } from './auth/access-control.js';
 import { registerAccessGuard } from './http/plugins/access.plugin.js';
 import { registerAuthRoutes } from './http/auth.routes.js';
 import { registerSharingRoutes } from './http/sharing.routes.js';
+import { registerSettingsRoutes } from './http/settings.routes.js';
+import { ServerSettings } from './settings/server-settings.js';
 import { SettingsStore } from './settings/settings-store.js';
 import { SharingService } from './sharing/sharing-service.js';
 
@@ -35,7 +38,12 @@ export const version = (JSON.parse(readFileSync(join(appRoot, 'package.json'), '
 
 export interface AppDeps {
   /** The render backend; by default a real worker thread. */
-  backend?: RenderBackend & { devices?: { id: string; name: string; reason: string }[]; close?(): Promise<void> };
+  backend?: RenderBackend & {
+    devices?: { id: string; name: string; reason: string }[];
+    close?(): Promise<void>;
+    /** The owner's settings the worker runs under (low-memory mode), at start and after every change. */
+    configure?(settings: WorkerSettings): void;
+  };
   logger?: boolean | object;
   /** Model manager settings (catalog source, upload limit, auto-import delay); tests serve their own catalog. */
   models?: Omit<ModelServicesOptions, 'dataDir'>;
@@ -68,22 +76,26 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   const settings = new SettingsStore(config.dataDir);
   const access = new AccessControl(settings);
   const sharing = new SharingService(app.server, config, settings, access);
+  const serverSettings = new ServerSettings(settings, config.modelsDir);
+  host.configure?.({ lowMemory: serverSettings.lowMemory });
+  serverSettings.onChange((view) => host.configure?.({ lowMemory: view.performance.lowMemory }));
 
   // The door comes first: every route below, the websocket upgrade included, is behind it.
   registerAccessGuard(app, { access });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   registerAuthRoutes(app, { access });
   registerSharingRoutes(app, { sharing });
+  registerSettingsRoutes(app, { serverSettings });
   registerSystemRoutes(app, { registry, version, devices: () => host.devices ?? [] });
-  registerJobRoutes(app, { queue, registry, images });
-  registerFilterRoutes(app, { queue, images, modelsDir: config.modelsDir });
+  registerJobRoutes(app, { queue, registry, images, serverSettings });
+  registerFilterRoutes(app, { queue, images, modelsDir: config.modelsDir, serverSettings });
   registerImageRoutes(app, { images, queue });
   registerImageInfoRoutes(app, { images });
   registerTokenizeRoutes(app, { registry });
   registerGalleryRoutes(app, { store });
   registerModelRoutes(app, { models });
   registerWsRoutes(app, { queue, modelEvents: models });
-  await registerA1111Api(app, { queue, registry, images, version, config });
+  await registerA1111Api(app, { queue, registry, images, version, config, serverSettings });
   await registerStaticUi(app, config.uiDir);
 
   app.addHook('onClose', async () => {

@@ -70,7 +70,7 @@ test('a job generates, upscales x2 with ESRGAN-slim and runs the NSFW check, rep
   assert.deepEqual([image.width, image.height], [128, 128]);
   const file = await png(image.url);
   assert.deepEqual([file.width, file.height], [128, 128]);
-  assert.match(file.text.parameters ?? '', /Seed: 9, .*Postprocess upscale by: 2, Postprocess upscaler: ESRGAN-slim 2x, Version: /);
+  assert.match(file.text.parameters ?? '', /Seed: 9, .*Postprocess upscale by: 2, Postprocess upscaler: ESRGAN-slim 2x, NSFW filter: nsfwjs, NSFW result: (passed|blurred), Version: /);
 
   const stages = events.filter((e): e is Extract<WsEvent, { type: 'job.progress' }> => e.type === 'job.progress' && e.id === id && e.stage !== undefined);
   assert.deepEqual([...new Set(stages.map((e) => e.stage))], ['upscale', 'nsfw']);
@@ -105,7 +105,7 @@ test('POST /api/filters on an uploaded picture', async () => {
   assert.equal(job.state, 'done', JSON.stringify(job.error));
   const file = await png(job.images[0]!.url);
   assert.deepEqual([file.width, file.height], [120, 90]);
-  assert.match(file.text.parameters ?? '', /^Postprocess upscale by: 3, Postprocess upscaler: ESRGAN-slim 3x$/);
+  assert.match(file.text.parameters ?? '', /^Postprocess upscale by: 3, Postprocess upscaler: ESRGAN-slim 3x, NSFW filter: nsfwjs, NSFW result: passed$/);
 });
 
 test('filter requests that cannot run are 400s naming the field', async () => {

@@ -2,6 +2,7 @@
 // below the next model's size × 1.5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { modeFits } from '../../server/src/pipeline/memory-mode.js';
 import { WarmModels } from '../../server/src/worker/warm-models.js';
 
 const GB = 1e9;
@@ -52,4 +53,27 @@ test('a model that never fits still loads, alone', async () => {
   await models.get('a', 'a');
   await models.get('big', 'big');
   assert.deepEqual(events, ['load a', 'release a', 'load big']);
+});
+
+test('a warm model in the other low-memory mode is released and loaded again; auto keeps what is warm', async () => {
+  // The worker's rule (render-worker.ts): a model is warm with the mode it loaded in.
+  let setting: 'auto' | 'on' | 'off' = 'off';
+  const events: string[] = [];
+  const models = new WarmModels<{ dir: string; lowMemory: boolean }>({
+    load: async (_id, dir) => (events.push(`load ${dir} ${setting}`), { dir, lowMemory: setting === 'on' }),
+    release: async (m) => void events.push(`release ${m.dir}`),
+    freeMemory: () => 100 * GB,
+    sizeOf: async () => GB,
+  });
+  const get = () => models.get('a', 'a', (m) => modeFits(setting, m.lowMemory));
+  await get();
+  await get();
+  setting = 'on';
+  assert.equal((await get()).lowMemory, true);
+  setting = 'auto';
+  await get();
+  setting = 'off';
+  assert.equal((await get()).lowMemory, false);
+  assert.deepEqual(events, ['load a off', 'release a', 'load a on', 'release a', 'load a off']);
+  assert.deepEqual(models.loaded(), ['a']);
 });

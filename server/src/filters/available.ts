@@ -1,6 +1,6 @@
 // What filters and filter models this install can run: the built-ins always, catalog models when their folder
-// holds a model.onnx, and face restoration / watermarking when their modules are part of the build. Plain file
-// checks only, so the main thread can answer without loading onnxruntime.
+// holds a model.onnx (the NSFW ViT among them), and face restoration / watermarking when their modules are part of
+// the build. Plain file checks only, so the main thread can answer without loading onnxruntime.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,11 +39,20 @@ const BUILTIN_NSFW: FilterModelInfo[] = [
   { id: 'nsfwjs', name: 'NSFWJS MobileNetV2 (built-in)', builtin: true, licence: 'MIT', nonCommercial: false },
 ];
 
-export const catalogModelPath = (modelsDir: string, kind: 'upscaler' | 'face-restore', id: string): string =>
-  join(modelsDir, kind, id, 'model.onnx');
+/** The NSFW classifiers Easel knows the tensor contract of: the built-in, and the catalog's ViT (nsfw-vit.ts). */
+export const NSFW_CLASSIFIERS = ['nsfwjs', 'nsfw-marqo-384'] as const;
+export type NsfwClassifier = (typeof NSFW_CLASSIFIERS)[number];
+export const VIT_NSFW_CLASSIFIER: NsfwClassifier = 'nsfw-marqo-384';
+/** The owner's choice (server settings): `auto` is the ViT when installed, else the built-in. */
+export const NSFW_MODEL_CHOICES = ['auto', ...NSFW_CLASSIFIERS] as const;
+export type NsfwModelChoice = (typeof NSFW_MODEL_CHOICES)[number];
+
+type CatalogKind = 'upscaler' | 'face-restore' | 'nsfw';
+
+export const catalogModelPath = (modelsDir: string, kind: CatalogKind, id: string): string => join(modelsDir, kind, id, 'model.onnx');
 
 /** Installed catalog-style models of one kind: folders `<models>/<kind>/<id>/` holding a model.onnx. */
-export async function installedModels(modelsDir: string, kind: 'upscaler' | 'face-restore'): Promise<FilterModelInfo[]> {
+export async function installedModels(modelsDir: string, kind: CatalogKind): Promise<FilterModelInfo[]> {
   const entries = await readdir(join(modelsDir, kind), { withFileTypes: true }).catch(() => []);
   const ids = entries.filter((e) => !e.name.startsWith('.') && existsSync(catalogModelPath(modelsDir, kind, e.name))).map((e) => e.name).sort();
   if (ids.length === 0) return [];
@@ -70,11 +79,24 @@ export async function installedFaceRestorers(modelsDir: string): Promise<FilterM
   return restorers.flatMap((id) => all.filter((m) => m.id === id));
 }
 
+/** The built-in classifier, then the catalog ones installed whose contract Easel knows. */
+export async function installedNsfwClassifiers(modelsDir: string): Promise<FilterModelInfo[]> {
+  const known = (await installedModels(modelsDir, 'nsfw')).filter((m) => (NSFW_CLASSIFIERS as readonly string[]).includes(m.id));
+  return [...BUILTIN_NSFW, ...known];
+}
+
+/** The classifier a job's NSFW check uses under the owner's choice; a chosen model that was removed falls back to the built-in. */
+export function nsfwClassifierFor(choice: NsfwModelChoice, modelsDir: string): NsfwClassifier {
+  if (choice === 'nsfwjs') return 'nsfwjs';
+  const wanted = choice === 'auto' ? VIT_NSFW_CLASSIFIER : choice;
+  return existsSync(catalogModelPath(modelsDir, 'nsfw', wanted)) ? wanted : 'nsfwjs';
+}
+
 export async function availableFilters(modelsDir: string): Promise<AvailableFilters> {
   return {
     upscalers: [...BUILTIN_UPSCALERS, ...(await installedModels(modelsDir, 'upscaler'))],
     faceRestorers: await installedFaceRestorers(modelsDir),
-    nsfw: BUILTIN_NSFW,
+    nsfw: await installedNsfwClassifiers(modelsDir),
     watermark: filterModuleExists('watermark'),
     upscaleFactors: [...UPSCALE_FACTORS],
     defaultWatermarkText: DEFAULT_WATERMARK_TEXT,

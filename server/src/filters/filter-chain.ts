@@ -5,7 +5,7 @@
 import type { FilterChain, Progress } from '../http/schemas.js';
 import type { RgbImage } from '../images/encode.js';
 import { FilterStopped, type FilterContext } from './filter.js';
-import { nsfwFilter, type NsfwScores } from './nsfw.js';
+import { nsfwFilter, type NsfwVerdict } from './nsfw.js';
 import { upscale, upscalerLabel } from './upscale.js';
 
 export type FilterStage = NonNullable<Progress['stage']>;
@@ -21,7 +21,8 @@ export interface ChainResult {
   image: RgbImage;
   /** A1111 infotext entries for what was applied, e.g. ["Postprocess upscale by", 2]. */
   params: [string, string | number][];
-  nsfw?: { scores: NsfwScores; flagged: boolean };
+  /** The NSFW check's verdict: which classifier, its scores, whether the picture was blurred. */
+  nsfw?: NsfwVerdict;
   /** Cancel arrived during a slow stage: it and the other slow ones were skipped, the safety stages still ran. */
   stopped: boolean;
 }
@@ -77,9 +78,10 @@ export async function applyFilterChain(image: RgbImage, chain: FilterChain, hook
     });
   }
   if (chain.nsfwFilter) {
-    const checked = await nsfwFilter(result.image, { ...ctx('nsfw'), shouldStop: () => false });
-    result.image = checked.image;
-    result.nsfw = { scores: checked.scores, flagged: checked.flagged };
+    const { image: checked, ...verdict } = await nsfwFilter(result.image, { ...ctx('nsfw'), shouldStop: () => false }, chain.nsfwClassifier);
+    result.image = checked;
+    result.nsfw = verdict;
+    result.params.push(['NSFW filter', verdict.classifier], ['NSFW result', verdict.flagged ? 'blurred' : 'passed']);
   }
   if (chain.watermark) {
     const embedWatermark = await optional<EmbedWatermark>('watermark', 'embedWatermark');

@@ -84,5 +84,5 @@ export async function runFilterJob(job: RenderJob, hooks: WorkerHooks): Promise<
  */
 export function previewFilter(job: RenderJob): (preview: RgbImage) => Promise<RgbImage> {
   if (!job.nsfwFilter) return async (preview) => preview;
-  return previewGuard({ modelsDir: modelsDirOf(job) });
+  return previewGuard({ modelsDir: modelsDirOf(job) }, job.nsfwClassifier);
 }

@@ -1,10 +1,13 @@
-// The NSFW filter: the built-in nsfwjs MobileNetV2 classifier (converted from the npm package) scores a picture
-// for its five classes, and a flagged picture is blurred beyond recognition before it is saved or previewed.
+// The NSFW filter: a classifier scores a picture, and a flagged picture is blurred beyond recognition before it is
+// saved or previewed. The classifier is the built-in nsfwjs MobileNetV2 (converted from the npm package, five
+// classes) or the catalog's ViT (nsfw-vit.ts), as the owner's setting chose when the job was resolved.
 import sharp from 'sharp';
 import type { RgbImage } from '../images/encode.js';
+import { VIT_NSFW_CLASSIFIER, type NsfwClassifier } from './available.js';
 import type { FilterContext } from './filter.js';
 import { builtinModelPath } from './keras/builtin-models.js';
 import { filterModel } from './model-cache.js';
+import { classifyVit, vitFlagged } from './nsfw-vit.js';
 
 /** nsfwjs's classes, in its output order. */
 export const NSFW_CLASSES = ['drawing', 'hentai', 'neutral', 'porn', 'sexy'] as const;
@@ -78,17 +81,30 @@ export async function blurImage(image: RgbImage): Promise<RgbImage> {
   return { width, height, pixels: new Uint8Array(data.buffer, data.byteOffset, data.length) };
 }
 
-export interface NsfwResult {
-  image: RgbImage;
-  scores: NsfwScores;
+/** What one classifier said about a picture: its own scores (nsfwjs: five classes; the ViT: nsfw, sfw). */
+export interface NsfwVerdict {
+  classifier: NsfwClassifier;
+  scores: Record<string, number>;
   flagged: boolean;
 }
 
-/** Classifies, and blurs the picture when it is flagged. */
-export async function nsfwFilter(image: RgbImage, ctx: FilterContext): Promise<NsfwResult> {
+export async function checkNsfw(image: RgbImage, classifier: NsfwClassifier, ctx: FilterContext): Promise<NsfwVerdict> {
+  if (classifier === VIT_NSFW_CLASSIFIER) {
+    const scores = await classifyVit(image, ctx);
+    return { classifier, scores: { ...scores }, flagged: vitFlagged(scores) };
+  }
   const scores = await classifyNsfw(image, ctx);
-  const flagged = isFlagged(scores);
-  const result = { image: flagged ? await blurImage(image) : image, scores, flagged };
+  return { classifier, scores, flagged: isFlagged(scores) };
+}
+
+export interface NsfwResult extends NsfwVerdict {
+  image: RgbImage;
+}
+
+/** Classifies, and blurs the picture when it is flagged. */
+export async function nsfwFilter(image: RgbImage, ctx: FilterContext, classifier: NsfwClassifier = 'nsfwjs'): Promise<NsfwResult> {
+  const verdict = await checkNsfw(image, classifier, ctx);
+  const result = { ...verdict, image: verdict.flagged ? await blurImage(image) : image };
   ctx.onProgress?.(1, 1);
   return result;
 }
@@ -97,10 +113,10 @@ export async function nsfwFilter(image: RgbImage, ctx: FilterContext): Promise<N
  * Live previews of a job with the NSFW filter on: each preview is classified, and once one is flagged every later
  * preview of that image is blurred too (a picture does not become safe as it sharpens).
  */
-export function previewGuard(ctx: FilterContext): (preview: RgbImage) => Promise<RgbImage> {
+export function previewGuard(ctx: FilterContext, classifier: NsfwClassifier = 'nsfwjs'): (preview: RgbImage) => Promise<RgbImage> {
   let flagged = false;
   return async (preview) => {
-    if (!flagged) flagged = isFlagged(await classifyNsfw(preview, ctx));
+    if (!flagged) flagged = (await checkNsfw(preview, classifier, ctx)).flagged;
     return flagged ? blurImage(preview) : preview;
   };
 }

@@ -1,16 +1,26 @@
 // Checks a request's filter fields against what is installed and fills their defaults, so a job never reaches the
-// worker asking for a model that is not there. Errors are 400s naming the field.
+// worker asking for a model that is not there; adds the NSFW check the owner enforces. Errors are 400s naming the
+// field.
 import { badRequest } from '../http/errors.js';
 import type { FilterChain, FilterRequest } from '../http/schemas.js';
-import { DEFAULT_UPSCALER, DEFAULT_WATERMARK_TEXT, filterModuleExists, installedFaceRestorers, installedModels } from './available.js';
+import type { FilterSettings } from '../settings/settings-store.js';
+import { DEFAULT_UPSCALER, DEFAULT_WATERMARK_TEXT, filterModuleExists, installedFaceRestorers, installedModels, nsfwClassifierFor } from './available.js';
 
 type FilterFields = Pick<FilterRequest, 'upscale' | 'faceRestore' | 'nsfwFilter' | 'watermark'>;
 
 /** The largest upscaled picture: its float accumulators stay near 250 MB while tiles are blended. */
 export const MAX_UPSCALED_PIXELS = 4096 * 4096;
 
-/** `size` is the picture the chain will run on, when known, to refuse upscales past the limit up front. */
-export async function resolveFilterChain(body: FilterFields, modelsDir: string, size?: { width: number; height: number }): Promise<FilterChain> {
+/**
+ * `owner` is the server's filter settings (an enforced NSFW check, the classifier); `size` is the picture the chain
+ * will run on, when known, to refuse upscales past the limit up front.
+ */
+export async function resolveFilterChain(
+  body: FilterFields,
+  modelsDir: string,
+  owner: FilterSettings,
+  size?: { width: number; height: number },
+): Promise<FilterChain> {
   const chain: FilterChain = {};
   if (body.upscale) {
     const { factor } = body.upscale;
@@ -39,7 +49,11 @@ export async function resolveFilterChain(body: FilterFields, modelsDir: string, 
     }
     chain.faceRestore = { ...body.faceRestore };
   }
-  if (body.nsfwFilter) chain.nsfwFilter = true;
+  if (body.nsfwFilter || owner.forceNsfwFilter) {
+    chain.nsfwFilter = true;
+    chain.nsfwClassifier = nsfwClassifierFor(owner.nsfwModel, modelsDir);
+    if (owner.forceNsfwFilter) chain.nsfwEnforced = true;
+  }
   if (body.watermark) {
     if (!filterModuleExists('watermark')) throw badRequest('EASEL_ERR_NO_WATERMARK', 'watermark: invisible watermarking is not available in this build', 'watermark');
     const factor = chain.upscale?.factor ?? 1;

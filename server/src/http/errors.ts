@@ -41,6 +41,9 @@ export function describeValidation(items: readonly ValidationItem[], context: st
     return { field, message: `${field} is required` };
   }
   const field = path || context;
+  // A union of literals (TypeBox's anyOf of consts) fails once per choice: name them all.
+  const choices = items.filter((i) => i.keyword === 'const' && i.instancePath === item.instancePath).map((i) => String(i.params?.allowedValue));
+  if (choices.length > 1) return { field, message: `${field} must be one of ${choices.join(', ')}` };
   const rule: Record<string, string> = {
     minimum: `must be at least ${String(params.limit)}`,
     exclusiveMinimum: `must be more than ${String(params.limit)}`,

@@ -7,6 +7,7 @@ import { chainIsEmpty } from '../filters/filter-chain.js';
 import { resolveFilterChain } from '../filters/resolve-filters.js';
 import type { ImageInputs } from '../images/image-inputs.js';
 import type { JobQueue } from '../queue/job-queue.js';
+import type { ServerSettings } from '../settings/server-settings.js';
 import { badRequest } from './errors.js';
 import { identityOf } from './plugins/access.plugin.js';
 import { AvailableFilters, ErrorBody, FilterRequest, JobCreated, type ResolvedJob } from './schemas.js';
@@ -15,6 +16,7 @@ export interface FilterRouteDeps {
   queue: JobQueue;
   images: ImageInputs;
   modelsDir: string;
+  serverSettings: Pick<ServerSettings, 'filters'>;
 }
 
 /** Images made here are `<job id>-<index>`; the job tells how the source was made. */
@@ -35,7 +37,7 @@ export function registerFilterRoutes(app: FastifyInstance, deps: FilterRouteDeps
       const file = await deps.images.find(sourceImage);
       const meta = file ? await sharp(file.file).metadata() : undefined;
       if (!meta?.width || !meta.height) throw badRequest('EASEL_ERR_BAD_IMAGE', 'image could not be read', 'image');
-      const chain = await resolveFilterChain(fields, deps.modelsDir, { width: meta.width, height: meta.height });
+      const chain = await resolveFilterChain(fields, deps.modelsDir, deps.serverSettings.filters, { width: meta.width, height: meta.height });
 
       const match = JOB_IMAGE.exec(sourceImage);
       const source = match ? deps.queue.get(match[1] as string) : undefined;

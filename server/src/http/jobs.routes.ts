@@ -4,11 +4,15 @@ import { ErrorBody, JobCreated, JobIdParams, JobList, JobRequest, JobView, Queue
 import type { JobQueue } from '../queue/job-queue.js';
 import type { ModelRegistry } from '../models/model-registry.js';
 import type { ImageInputs } from '../images/image-inputs.js';
+import type { ServerSettings } from '../settings/server-settings.js';
 import { resolveJob } from '../queue/resolve-job.js';
 import { ownerKey } from '../queue/fair-order.js';
 import { identityOf, requireOwner } from './plugins/access.plugin.js';
 
-export function registerJobRoutes(app: FastifyInstance, deps: { queue: JobQueue; registry: ModelRegistry; images: ImageInputs }): void {
+export function registerJobRoutes(
+  app: FastifyInstance,
+  deps: { queue: JobQueue; registry: ModelRegistry; images: ImageInputs; serverSettings: Pick<ServerSettings, 'filters'> },
+): void {
   const { queue } = deps;
 
   app.post<{ Body: JobRequest }>(

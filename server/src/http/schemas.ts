@@ -2,6 +2,8 @@
 // types that the routes, the queue and the UI share.
 import { Type, type Static } from '@sinclair/typebox';
 import { LIMITS } from './limits.js';
+import type { NsfwClassifier } from '../filters/available.js';
+import { FilterSettings, PerformanceSettings } from '../settings/settings-store.js';
 
 export { LIMITS };
 
@@ -27,7 +29,9 @@ export const WatermarkOption = Type.Union([
 const filterFields = {
   upscale: Type.Optional(UpscaleOptions),
   faceRestore: Type.Optional(FaceRestoreOptions),
-  nsfwFilter: Type.Optional(Type.Boolean({ description: 'blur the image (and its previews) when the NSFW classifier flags it' })),
+  nsfwFilter: Type.Optional(
+    Type.Boolean({ description: 'blur the image (and its previews) when the NSFW classifier flags it; on for every job when the owner enforces it' }),
+  ),
   watermark: Type.Optional(WatermarkOption),
 };
 
@@ -36,6 +40,10 @@ export interface FilterChain {
   upscale?: { factor: 2 | 3 | 4; model: string };
   faceRestore?: { model?: string; strength?: number };
   nsfwFilter?: boolean;
+  /** The classifier the NSFW check uses, from the owner's setting (absent on older jobs: nsfwjs). */
+  nsfwClassifier?: NsfwClassifier;
+  /** The owner enforces the NSFW check on every job (server settings), whatever the request said. */
+  nsfwEnforced?: boolean;
   watermark?: { text: string };
 }
 
@@ -58,6 +66,19 @@ export const AvailableFilters = Type.Object({
   defaultWatermarkText: Type.String(),
 });
 export type AvailableFilters = Static<typeof AvailableFilters>;
+
+/** GET /api/settings/server (anyone signed in) and PATCH (the owner): what every job runs under. */
+export const ServerSettingsView = Type.Object({ filters: FilterSettings, performance: PerformanceSettings });
+export type ServerSettingsView = Static<typeof ServerSettingsView>;
+
+export const ServerSettingsUpdate = Type.Object(
+  {
+    filters: Type.Optional(Type.Partial(FilterSettings, { additionalProperties: false })),
+    performance: Type.Optional(Type.Partial(PerformanceSettings, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+export type ServerSettingsUpdate = Static<typeof ServerSettingsUpdate>;
 
 /** Where and how outputs are saved; absent: `<outputs>/<job id>-<index>.<ext>`, no sidecars. */
 export const SaveAs = Type.Object(
@@ -153,6 +174,7 @@ export const Progress = Type.Object({
   step: Type.Integer(),
   totalSteps: Type.Integer(),
   image: Type.Integer({ description: 'index of the image being made, from 0' }),
+  images: Type.Optional(Type.Integer({ description: 'images made together from `image` on (a batch sharing each UNet call); 1 when absent' })),
   count: Type.Integer(),
   etaMs: Type.Number(),
   msPerStep: Type.Number(),
@@ -195,6 +217,8 @@ export const JobView = Type.Object({
     upscale: Type.Optional(Type.Object({ factor: Type.Integer(), model: Type.String() })),
     faceRestore: Type.Optional(Type.Object({ model: Type.Optional(Type.String()), strength: Type.Optional(Type.Number()) })),
     nsfwFilter: Type.Optional(Type.Boolean()),
+    nsfwClassifier: Type.Optional(Type.String()),
+    nsfwEnforced: Type.Optional(Type.Boolean()),
     watermark: Type.Optional(Type.Object({ text: Type.String() })),
     kind: Type.Optional(Type.Literal('filter')),
     sourceImage: Type.Optional(Type.String()),
@@ -243,6 +267,8 @@ export const ModelInfo = Type.Object({
   problem: Type.Optional(Type.String()),
   /** For a checkpoint already imported: the model it became. */
   importedAs: Type.Optional(Type.String()),
+  /** The networks' float type when the folder says (Easel's imports record it in model_index.json). */
+  precision: Type.Optional(Type.Union([Type.Literal('fp32'), Type.Literal('fp16')])),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 

@@ -4,6 +4,7 @@ import { badRequest } from '../http/errors.js';
 import type { JobRequest, ResolvedJob } from '../http/schemas.js';
 import type { ImageInputs } from '../images/image-inputs.js';
 import type { ModelRegistry } from '../models/model-registry.js';
+import type { ServerSettings } from '../settings/server-settings.js';
 import { resolveFilterChain } from '../filters/resolve-filters.js';
 import { NAME_TOKENS, unknownTokens } from '../images/file-names.js';
 import { DEFAULT_SAMPLER, findSampler, listSamplers } from '../pipeline/schedulers/samplers.js';
@@ -23,7 +24,7 @@ export const JOB_DEFAULTS = {
 
 export async function resolveJob(
   body: JobRequest,
-  deps: { registry: ModelRegistry; images: ImageInputs },
+  deps: { registry: ModelRegistry; images: ImageInputs; serverSettings: Pick<ServerSettings, 'filters'> },
 ): Promise<{ job: ResolvedJob; modelDir: string }> {
   const { registry } = deps;
   if (!body.prompt.trim()) throw badRequest('EASEL_ERR_INVALID', 'prompt must not be blank', 'prompt');
@@ -68,7 +69,7 @@ export async function resolveJob(
     }
   }
   const size = { width: body.width ?? JOB_DEFAULTS.width, height: body.height ?? JOB_DEFAULTS.height };
-  const filters = await resolveFilterChain(body, registry.modelsDir, size);
+  const filters = await resolveFilterChain(body, registry.modelsDir, deps.serverSettings.filters, size);
   const seed = body.seed === undefined || body.seed === -1 ? randomInt(0, 2 ** 32) : body.seed;
   return {
     modelDir: model.dir,

@@ -6,6 +6,8 @@ import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { NSFW_MODEL_CHOICES } from '../filters/available.js';
+import { LOW_MEMORY_SETTINGS } from '../pipeline/memory-mode.js';
 
 export const PasswordHash = Type.Object({
   algorithm: Type.Literal('scrypt'),
@@ -25,6 +27,28 @@ export const TokenRecord = Type.Object({
 });
 export type TokenRecord = Static<typeof TokenRecord>;
 
+const oneOf = <T extends readonly string[]>(values: T, description: string) =>
+  Type.Union(values.map((v) => Type.Literal(v as T[number])), { description });
+
+/** What the owner decides for everyone's jobs (GET/PATCH /api/settings/server). */
+export const FilterSettings = Type.Object(
+  {
+    forceNsfwFilter: Type.Boolean({ description: "run the NSFW check (and blur) on every image anyone makes, whatever the request says" }),
+    nsfwModel: oneOf(NSFW_MODEL_CHOICES, 'the NSFW classifier: auto = the catalog ViT when installed, else the built-in nsfwjs'),
+  },
+  // Fields a newer Easel adds are kept, as whole sections are; the PATCH body refuses unknown ones (schemas.ts).
+  { additionalProperties: true },
+);
+export type FilterSettings = Static<typeof FilterSettings>;
+
+export const PerformanceSettings = Type.Object(
+  {
+    lowMemory: oneOf(LOW_MEMORY_SETTINGS, 'low-memory mode: about 60 % less peak RAM, 10–13 % slower; auto picks it when free memory is short'),
+  },
+  { additionalProperties: true },
+);
+export type PerformanceSettings = Static<typeof PerformanceSettings>;
+
 export const UserSettings = Type.Object(
   {
     version: Type.Literal(1),
@@ -36,6 +60,8 @@ export const UserSettings = Type.Object(
       password: Type.Union([PasswordHash, Type.Null()]),
       tokens: Type.Array(TokenRecord),
     }),
+    filters: FilterSettings,
+    performance: PerformanceSettings,
   },
   // Sections other features add are kept as they are.
   { additionalProperties: true },
@@ -43,7 +69,13 @@ export const UserSettings = Type.Object(
 export type UserSettings = Static<typeof UserSettings>;
 
 export function defaultSettings(): UserSettings {
-  return { version: 1, sharing: { enabled: false, requireLoginOnLoopback: false }, auth: { password: null, tokens: [] } };
+  return {
+    version: 1,
+    sharing: { enabled: false, requireLoginOnLoopback: false },
+    auth: { password: null, tokens: [] },
+    filters: { forceNsfwFilter: false, nsfwModel: 'auto' },
+    performance: { lowMemory: 'auto' },
+  };
 }
 
 export class SettingsStore {
@@ -95,6 +127,8 @@ export class SettingsStore {
           ...file,
           sharing: { ...defaults.sharing, ...file.sharing },
           auth: { ...defaults.auth, ...file.auth },
+          filters: { ...defaults.filters, ...file.filters },
+          performance: { ...defaults.performance, ...file.performance },
         };
         problem = firstProblem(merged);
         if (!problem) return merged;

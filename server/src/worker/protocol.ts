@@ -1,6 +1,7 @@
 // Messages between the main thread and the render worker. Both sides import these unions, so a message that
 // one side sends and the other does not handle is a type error.
 import type { Progress, ResolvedJob } from '../http/schemas.js';
+import type { LowMemorySetting } from '../pipeline/memory-mode.js';
 
 export interface RenderJob extends ResolvedJob {
   id: string;
@@ -13,8 +14,15 @@ export interface RenderJob extends ResolvedJob {
   version: string;
 }
 
+/** The owner's settings the worker runs under (server settings); sent at start and after every change. */
+export interface WorkerSettings {
+  /** Applies from the next model load; a warm model in the other mode is loaded again. */
+  lowMemory: LowMemorySetting;
+}
+
 export type ToWorker =
   | { type: 'run'; job: RenderJob }
+  | ({ type: 'settings' } & WorkerSettings)
   | { type: 'cancel'; jobId: string }
   | { type: 'shutdown' };
 
@@ -45,8 +53,11 @@ export interface WorkerError {
 export type FromWorker =
   | { type: 'ready'; devices: { id: string; name: string; reason: string }[] }
   | { type: 'started'; jobId: string }
-  /** Denoising steps, or with `stage` the units (tiles…) of a filter run after decoding. */
-  | { type: 'progress'; jobId: string; image: number; step: number; totalSteps: number; stage?: Progress['stage'] }
+  /**
+   * Denoising steps, or with `stage` the units (tiles…) of a filter run after decoding. `images`: how many images,
+   * from `image` on, reached this step together in one batch (1 when absent).
+   */
+  | { type: 'progress'; jobId: string; image: number; images?: number; step: number; totalSteps: number; stage?: Progress['stage'] }
   | { type: 'preview'; jobId: string; image: number; step: number; totalSteps: number; jpeg: Uint8Array; width: number; height: number }
   | { type: 'image'; jobId: string; image: WorkerImage }
   | { type: 'finished'; jobId: string; outcome: 'done' | 'cancelled'; timings?: JobTimings }

@@ -2,7 +2,8 @@
 // nothing. Before another model loads, the least recently used ones are released while free memory (os.freemem,
 // MemAvailable on Linux) is below the new model's size on disk × 1.5: onnxruntime holds the float32 weights once,
 // plus its arena and the activations. With plenty of memory several models stay warm; with little, switching means
-// one model in memory at a time.
+// one model in memory at a time. A warm model that no longer fits how models should load (low-memory mode was
+// switched) is released and loaded again.
 import { freemem } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,12 +23,16 @@ export class WarmModels<M> {
 
   constructor(private readonly opts: WarmModelsOptions<M>) {}
 
-  async get(id: string, dir: string): Promise<M> {
+  /** `fits` says whether a warm model can be used as it is; without it, any warm model can. */
+  async get(id: string, dir: string, fits: (model: M) => boolean = () => true): Promise<M> {
     const warm = this.models.get(dir);
     if (warm !== undefined) {
       this.models.delete(dir);
-      this.models.set(dir, warm);
-      return warm;
+      if (fits(warm)) {
+        this.models.set(dir, warm);
+        return warm;
+      }
+      await this.opts.release(warm);
     }
     const needed = (await (this.opts.sizeOf ?? folderBytes)(dir)) * HEADROOM;
     const free = this.opts.freeMemory ?? freemem;

@@ -2,7 +2,7 @@
 // (the running job then fails; the queue goes on).
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from './spawn-worker.js';
-import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
+import type { FromWorker, RenderJob, ToWorker, WorkerSettings } from './protocol.js';
 
 type Listener = (message: FromWorker) => void;
 
@@ -18,12 +18,15 @@ export class WorkerHost {
   private restartDelay = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private startedAt = 0;
+  /** The owner's settings, given again to every worker this host starts, before any job. */
+  private settings: WorkerSettings | undefined;
   devices: { id: string; name: string; reason: string }[] = [];
 
   start(): void {
     this.restartTimer = undefined;
     this.startedAt = Date.now();
     const worker = spawnWorker(import.meta.url, 'render-worker');
+    if (this.settings) worker.postMessage({ type: 'settings', ...this.settings } satisfies ToWorker);
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'ready') this.devices = message.devices;
       if (message.type === 'finished' || message.type === 'failed') this.runningJobId = undefined;
@@ -52,6 +55,12 @@ export class WorkerHost {
 
   cancel(jobId: string): void {
     this.post({ type: 'cancel', jobId });
+  }
+
+  /** Settings for the worker (low-memory mode): they apply from its next model load. */
+  configure(settings: WorkerSettings): void {
+    this.settings = settings;
+    this.worker?.postMessage({ type: 'settings', ...settings } satisfies ToWorker);
   }
 
   /** Asks the worker to stop after the current step and exit; ends it by force after `graceMs`. */

@@ -1,5 +1,6 @@
 // Thin typed wrappers over the HTTP API. The shapes come from the server's schemas (type-only imports).
 import type {
+  AvailableFilters,
   ErrorInfo,
   GalleryPage,
   Health,
@@ -12,6 +13,8 @@ import type {
   SamplerInfo,
   TokenizeResult,
   FilterRequest,
+  ServerSettingsUpdate,
+  ServerSettingsView,
 } from '../../../server/src/http/schemas.js';
 import type { SessionInfo, SharingInfo, SharingSettingsUpdate, SharingSettingsView } from '../../../server/src/http/sharing.schemas.js';
 
@@ -104,6 +107,9 @@ export const api = {
   sharing: () => call<SharingInfo>('GET', '/api/sharing'),
   sharingSettings: () => call<SharingSettingsView>('GET', '/api/settings/sharing'),
   updateSharing: (update: SharingSettingsUpdate) => call<SharingSettingsView>('PUT', '/api/settings/sharing', update),
+  filters: () => call<AvailableFilters>('GET', '/api/filters'),
+  serverSettings: () => call<ServerSettingsView>('GET', '/api/settings/server'),
+  updateServerSettings: (change: ServerSettingsUpdate) => call<ServerSettingsView>('PATCH', '/api/settings/server', change),
   cancelJob: (jobId: string) => call<unknown>('DELETE', `/api/jobs/${id(jobId)}`),
   pauseQueue: () => call<QueueState>('POST', '/api/queue/pause'),
   resumeQueue: () => call<QueueState>('POST', '/api/queue/resume'),

@@ -9,6 +9,7 @@ import type { EaselConfig } from '../../config/config.js';
 import type { ImageInputs } from '../../images/image-inputs.js';
 import type { ModelRegistry } from '../../models/model-registry.js';
 import type { JobQueue } from '../../queue/job-queue.js';
+import type { ServerSettings } from '../../settings/server-settings.js';
 import { registerA1111ErrorHandler } from './a1111-errors.js';
 import { ApiJobs } from './api-jobs.js';
 import { registerGenerateRoutes } from './generate.routes.js';
@@ -24,6 +25,8 @@ export interface A1111Deps {
   images: ImageInputs;
   version: string;
   config: EaselConfig;
+  /** The owner's settings: an enforced NSFW check applies to A1111 jobs too. */
+  serverSettings: Pick<ServerSettings, 'filters'>;
 }
 
 export interface A1111Context extends A1111Deps {

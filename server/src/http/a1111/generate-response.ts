@@ -5,6 +5,7 @@ import { AppError } from '../errors.js';
 import type { JobView } from '../schemas.js';
 import type { ImageInputs } from '../../images/image-inputs.js';
 import { formatInfotext } from '../../images/infotext.js';
+import { readImageText } from '../../images/metadata-parse.js';
 import { findSampler } from '../../pipeline/schedulers/samplers.js';
 import { IMG2IMG_DEFAULTS, TXT2IMG_DEFAULTS, type GenerateBody } from './a1111-schemas.js';
 import type { ApiJobKind } from './api-jobs.js';
@@ -35,13 +36,14 @@ function echo(body: GenerateBody, kind: ApiJobKind): Record<string, unknown> {
   return parameters;
 }
 
-function info(view: JobView, body: GenerateBody, kind: ApiJobKind, version: string): Record<string, unknown> {
+/** `saved[i]` is image i's own infotext, read from its file (filters add their entries there, the NSFW check's too). */
+function info(view: JobView, body: GenerateBody, kind: ApiJobKind, version: string, saved: (string | undefined)[]): Record<string, unknown> {
   const r = view.request;
   const sampler = findSampler(r.sampler)?.name ?? r.sampler;
   const seeds = Array.from({ length: r.count }, (_, i) => (r.seed + i) % 4_294_967_296);
   const subseed = body.subseed ?? -1;
-  // The same call the worker makes for the file's own metadata, so the two agree to the byte.
-  const infotexts = view.images.map((image) => formatInfotext({ ...r, seed: image.seed, sampler, version }));
+  // The file's own text; failing that, the same call the worker makes for it.
+  const infotexts = view.images.map((image, i) => saved[i] ?? formatInfotext({ ...r, seed: image.seed, sampler, version }));
   return {
     prompt: r.prompt,
     all_prompts: seeds.map(() => r.prompt),
@@ -88,11 +90,12 @@ export async function buildResponse(
     throw new AppError(500, view.error?.code ?? 'EASEL_ERR_RENDER', view.error?.message ?? 'the job failed');
   }
   const images: string[] = [];
-  if (body.send_images !== false) {
-    for (const image of view.images) {
-      const found = await deps.images.find(image.id);
-      if (found) images.push((await readFile(found.file)).toString('base64'));
-    }
+  const infotexts: (string | undefined)[] = [];
+  for (const image of view.images) {
+    const found = await deps.images.find(image.id);
+    const bytes = found && (await readFile(found.file));
+    infotexts.push(bytes ? readImageText(bytes).parameters : undefined);
+    if (bytes && body.send_images !== false) images.push(bytes.toString('base64'));
   }
-  return { images, parameters: echo(body, kind), info: JSON.stringify(info(view, body, kind, deps.version)) };
+  return { images, parameters: echo(body, kind), info: JSON.stringify(info(view, body, kind, deps.version, infotexts)) };
 }
