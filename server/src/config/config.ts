@@ -1,6 +1,7 @@
 // Deployment settings: defaults ← EASEL_* environment ← command-line flags, validated once at start-up.
 import { resolve, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseBatchSize } from './batch-size.js';
 
 export interface EaselConfig {
   port: number;
@@ -16,6 +17,11 @@ export interface EaselConfig {
   /** --listen: share on the LAN (bind 0.0.0.0 unless --host says otherwise); every other device must sign in. */
   listen: boolean;
   logLevel: string;
+  /**
+   * EASEL_BATCH_SIZE: images of a job per UNet call; undefined for the execution provider's default (batch-size.ts).
+   * Checked here so a bad value stops start-up; the render worker reads it from the environment it inherits.
+   */
+  batchSize: number | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -74,6 +80,12 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd 
     throw new ConfigError(`port must be a whole number from 0 to 65535, got "${given.port}"`);
   }
   const dataDir = resolve(cwd, given.data ?? join(appRoot, 'data'));
+  let batchSize: number | undefined;
+  try {
+    batchSize = parseBatchSize(env.EASEL_BATCH_SIZE);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
   return {
     port,
     host: given.host ?? (listen ? '0.0.0.0' : '127.0.0.1'),
@@ -84,6 +96,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, cwd 
     openBrowser,
     listen,
     logLevel: env.EASEL_LOG_LEVEL ?? 'warn',
+    batchSize,
   };
 }
 

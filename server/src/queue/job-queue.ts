@@ -244,13 +244,15 @@ export class JobQueue extends EventEmitter<QueueEvents> {
         }
         job.firstStepAt ??= now;
         const total = message.totalSteps * job.request.count;
-        const done = message.image * message.totalSteps + message.step;
+        // A batch's images (worker/protocol.ts `images`) each advance a step at once.
+        const done = message.image * message.totalSteps + message.step * (message.images ?? 1);
         const startedAt = job.startedAt ? Date.parse(job.startedAt) : now;
         const msPerStep = done > 1 ? (now - job.firstStepAt) / (done - 1) : now - startedAt;
         job.progress = {
           step: message.step,
           totalSteps: message.totalSteps,
           image: message.image,
+          ...(message.images && message.images > 1 ? { images: message.images } : {}),
           count: job.request.count,
           etaMs: Math.round(msPerStep * (total - done)),
           msPerStep: Math.round(msPerStep),

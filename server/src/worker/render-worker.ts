@@ -4,18 +4,19 @@ import { parentPort } from 'node:worker_threads';
 import { freemem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { preserveColors } from '../images/color-correction.js';
-import { encodeImage, encodePreview } from '../images/encode.js';
+import { encodeImage, encodePreview, type RgbImage } from '../images/encode.js';
 import { formatInfotext } from '../images/infotext.js';
 import { OutputStore } from '../images/output-store.js';
-import { latentsToRgb } from '../pipeline/preview/latent-preview.js';
+import { createPreviewer, DEFAULT_PREVIEW_SHARE, type Previewer } from '../pipeline/preview/previewer.js';
 import { findSampler } from '../pipeline/schedulers/samplers.js';
 import { loadSdModel, onnxStats, releaseSdModel, type SdModel } from '../pipeline/sd-model.js';
-import { generate } from '../pipeline/generate.js';
+import { encodeJobPrompt, generateBatch, type GenerateResult, type StepInfo } from '../pipeline/generate.js';
 import { chooseExecutionProvider } from '../pipeline/onnx/execution-provider.js';
 import { physicalCores } from '../pipeline/onnx/cpu-cores.js';
-import { lowMemorySetting, useLowMemory } from '../pipeline/memory-mode.js';
+import { lowMemorySetting, modeFits, useLowMemory, type LowMemorySetting } from '../pipeline/memory-mode.js';
 import { applyFilterChain, withFilterParams } from '../filters/filter-chain.js';
-import { chainHooks, previewFilter, runFilterJob } from '../filters/filter-job.js';
+import { chainHooks, previewFilter, runFilterJob, type WorkerHooks } from '../filters/filter-job.js';
+import { batchSizeFor, parseBatchSize } from '../config/batch-size.js';
 import { loadInit } from './job-images.js';
 import { folderBytes, WarmModels } from './warm-models.js';
 import { saveOutput } from './save-output.js';
@@ -25,6 +26,12 @@ const port = parentPort;
 if (!port) throw new Error('render-worker must run in a worker thread');
 
 const PREVIEW_SIDE = 256;
+// The owner's low-memory setting (server settings, sent by the main thread); EASEL_LOW_MEMORY until it arrives.
+let lowMemory: LowMemorySetting | undefined;
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'settings') lowMemory = message.lowMemory;
+});
+const lowMemoryMode = (): LowMemorySetting => lowMemory ?? lowMemorySetting();
 // Loaded lazily, kept warm; others are released first when memory is short (warm-models.ts).
 const models = new WarmModels<SdModel>({
   load: async (id, dir) =>
@@ -33,7 +40,7 @@ const models = new WarmModels<SdModel>({
       providers: (await provider).providers,
       // Saved optimized graphs make every later load of a model several times faster (optimized-model-cache.ts).
       ...(onnxCacheDir ? { optimizedCacheDir: onnxCacheDir } : {}),
-      lowMemory: useLowMemory(lowMemorySetting(), await folderBytes(dir), freemem()),
+      lowMemory: useLowMemory(lowMemoryMode(), await folderBytes(dir), freemem()),
     }),
   release: releaseSdModel,
 });
@@ -50,14 +57,15 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 function modelFor(job: RenderJob): Promise<SdModel> {
   onnxCacheDir ??= join(dirname(job.inputsDir), 'cache', 'onnxruntime');
-  return models.get(job.model, job.modelDir);
+  // A warm model in the other mode (the setting changed since it loaded) is loaded again.
+  const mode = lowMemoryMode();
+  return models.get(job.model, job.modelDir, (model) => modeFits(mode, model.lowMemory));
 }
 
 async function run(job: RenderJob): Promise<void> {
   const hooks = { send, shouldStop: () => cancelled.has(job.id), done: () => void cancelled.delete(job.id) };
   if (job.kind === 'filter') return runFilterJob(job, hooks);
   send({ type: 'started', jobId: job.id });
-  const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
   const startedAt = performance.now();
   let before = { ms: 0, runs: 0 };
   let model: SdModel | undefined;
@@ -65,36 +73,36 @@ async function run(job: RenderJob): Promise<void> {
     model = await modelFor(job);
     before = onnxStats(model);
     const init = await loadInit(job);
-    for (let index = 0; index < job.count; index++) {
-      const seed = (job.seed + index) % 4_294_967_296;
-      const shownPreview = previewFilter(job);
-      const result = await generate(
+    const params = { ...job, ...(init ? { init } : {}) };
+    const prompt = await encodeJobPrompt(model, job);
+    // Images of one batch share each UNet call (generate.ts); image i still uses seed + i, so batching never
+    // changes a picture, only how fast the job goes.
+    const batch = Math.min(job.count, batchSizeFor((await provider).providers, parseBatchSize(process.env.EASEL_BATCH_SIZE)));
+    for (let first = 0; first < job.count; first += batch) {
+      const indices = Array.from({ length: Math.min(batch, job.count - first) }, (_, k) => first + k);
+      const seeds = indices.map((index) => (job.seed + index) % 4_294_967_296);
+      const filters = indices.map(() => previewFilter(job));
+      // One previewer per image (each keeps its own TAESD budget and last picture); a batch shares the budget.
+      const session = { threads: physicalCores(), providers: (await provider).providers };
+      const previewers = await Promise.all(
+        indices.map(() => createPreviewer({ modelsDir: job.modelsDir, latentChannels: 4, maxSide: PREVIEW_SIDE, session, share: DEFAULT_PREVIEW_SHARE / indices.length })),
+      );
+      const results = await generateBatch(
         model,
-        { ...job, seed, ...(init ? { init } : {}) },
+        params,
+        seeds,
         {
-          shouldStop: () => cancelled.has(job.id),
+          shouldStop: hooks.shouldStop,
           onStep: async (info) => {
-            send({ type: 'progress', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps });
-            const preview = await encodePreview(await shownPreview(latentsToRgb(info.predOriginal, info.latentWidth, info.latentHeight)), PREVIEW_SIDE);
-            const jpeg = new Uint8Array(preview.jpeg);
-            send(
-              { type: 'preview', jobId: job.id, image: index, step: info.step, totalSteps: info.totalSteps, jpeg, width: preview.width, height: preview.height },
-              [jpeg.buffer as ArrayBuffer],
-            );
+            send({ type: 'progress', jobId: job.id, image: first, images: indices.length, step: info.step, totalSteps: info.totalSteps });
+            for (const [k, index] of indices.entries()) await sendPreview(job, index, info, info.predOriginals[k]!, previewers[k]!, filters[k]!);
           },
         },
+        prompt,
       );
-      if (!result) break;
-      const { partial } = result;
-      const decoded = job.preserveColors && init ? preserveColors(result.image, init.image) : result.image;
-      const { image, params } = await applyFilterChain(decoded, job, chainHooks(job, index, hooks), { partial });
-      const parameters = withFilterParams(formatInfotext({ ...job, seed, sampler: samplerName, model: job.model, ...(init ? { strength: init.strength } : {}) }), params);
-      const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
-      const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
-      const imageId = OutputStore.imageId(job.id, index);
-      const file = await saveOutput(job, { imageId, index, seed, width: image.width, height: image.height, bytes, parameters, easel });
-      send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height, partial } });
-      if (partial) break;
+      if (!results) break;
+      for (const [k, result] of results.entries()) await saveImage(job, indices[k]!, seeds[k]!, result, init, hooks);
+      if (results[0]!.partial) break;
     }
     const after = onnxStats(model);
     const timings = { workerMs: performance.now() - startedAt, onnxMs: after.ms - before.ms, onnxRuns: after.runs - before.runs };
@@ -104,6 +112,42 @@ async function run(job: RenderJob): Promise<void> {
   } finally {
     cancelled.delete(job.id);
   }
+}
+
+/**
+ * One image's live preview at a step: latents → RGB (TAESD when installed and affordable, else the cheap linear
+ * map; previewer.ts) → the job's preview filter → JPEG. Every image of a batch gets one each step: ~4 ms at
+ * 256 px for the linear map against seconds a step (docs/BENCHMARKS.md). The latents are the UNet's 4 output
+ * channels, also for a 9-channel inpainting UNet.
+ */
+async function sendPreview(
+  job: RenderJob,
+  image: number,
+  info: StepInfo,
+  latents: Float32Array,
+  previewer: Previewer,
+  filter: (rgb: RgbImage) => Promise<RgbImage>,
+): Promise<void> {
+  const preview = await encodePreview(await filter(await previewer.preview(latents, info.latentWidth, info.latentHeight)), PREVIEW_SIDE);
+  const jpeg = new Uint8Array(preview.jpeg);
+  send(
+    { type: 'preview', jobId: job.id, image, step: info.step, totalSteps: info.totalSteps, jpeg, width: preview.width, height: preview.height },
+    [jpeg.buffer as ArrayBuffer],
+  );
+}
+
+/** Colour correction, the filter chain, metadata, then the file; tells the main thread. */
+async function saveImage(job: RenderJob, index: number, seed: number, result: GenerateResult, init: Awaited<ReturnType<typeof loadInit>>, hooks: WorkerHooks): Promise<void> {
+  const { partial } = result;
+  const samplerName = findSampler(job.sampler)?.name ?? job.sampler;
+  const decoded = job.preserveColors && init ? preserveColors(result.image, init.image) : result.image;
+  const { image, params } = await applyFilterChain(decoded, job, chainHooks(job, index, hooks), { partial });
+  const parameters = withFilterParams(formatInfotext({ ...job, seed, sampler: samplerName, model: job.model, ...(init ? { strength: init.strength } : {}) }), params);
+  const easel = JSON.stringify({ ...pick(job), seed, app: 'easel', version: job.version });
+  const bytes = await encodeImage(image, job.outputFormat, job.quality, { parameters, easel });
+  const imageId = OutputStore.imageId(job.id, index);
+  const file = await saveOutput(job, { imageId, index, seed, width: image.width, height: image.height, bytes, parameters, easel });
+  send({ type: 'image', jobId: job.id, image: { index, imageId, file, seed, width: image.width, height: image.height, partial } });
 }
 
 /** The request as the user gave it, without the worker's own plumbing (paths, ids). */

@@ -30,9 +30,11 @@ export function registerProgressRoutes(scope: FastifyInstance, ctx: A1111Context
     const image = view.progress?.image ?? 0;
     const step = view.progress?.step ?? 0;
     const steps = view.progress?.totalSteps ?? view.request.steps;
+    // A batch's images advance together, so a step moves all of them.
+    const together = view.progress?.images ?? 1;
     const preview = isTrue(request.query.skip_current_image) ? undefined : ctx.jobs.latestPreview(view.id);
     return {
-      progress: Math.min(1, 0.01 + image / count + step / steps / count),
+      progress: Math.min(1, 0.01 + image / count + (step * together) / steps / count),
       eta_relative: (view.progress?.etaMs ?? 0) / 1000,
       state: {
         skipped: current.skipped,
