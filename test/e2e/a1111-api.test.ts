@@ -270,7 +270,7 @@ test('progress shows the running job with a preview; interrupt stops it and the 
   assert.equal((await get('/progress')).json.state.job_count, 0, 'then Easel is idle again');
 });
 
-test('skip on a one-image job stops it like interrupt', async () => {
+test('skip ends the image in progress as a partial one; a job of several goes on with the next', async () => {
   const pending = post('/txt2img', { prompt: 'skip me', steps: 150, width: 64, height: 64, seed: 6 });
   await waitFor('the job to run', async () => ((await get('/progress')).json.state.sampling_step >= 1 ? true : undefined));
   const skip = await post('/skip');
@@ -278,10 +278,25 @@ test('skip on a one-image job stops it like interrupt', async () => {
   assert.equal(skip.json, null);
   const { pngs } = await generated(await pending);
   assert.equal(pngs.length, 1);
-  const jobs = (await (await fetch(`${server.url}/api/jobs`)).json()) as JobList;
+  let jobs = (await (await fetch(`${server.url}/api/jobs`)).json()) as JobList;
   const job = jobs.recent.find((j) => j.request.prompt === 'skip me');
-  assert.equal(job?.state, 'cancelled');
+  assert.equal(job?.state, 'done', 'skip is not a cancel');
   assert.equal(job.images[0]?.partial, true, 'the image in progress comes back as it was');
+
+  // Three images, one at a time (CPU batch size 1): skipping the first leaves the other two to finish.
+  const three = post('/txt2img', { prompt: 'skip one of three', steps: 150, width: 64, height: 64, seed: 10, batch_size: 3 });
+  await waitFor('the first image to run', async () => ((await get('/progress')).json.state.sampling_step >= 1 ? true : undefined));
+  await post('/skip');
+  const result = await generated(await three);
+  assert.equal(result.pngs.length, 3, 'all three images come back');
+  jobs = (await (await fetch(`${server.url}/api/jobs`)).json()) as JobList;
+  const multi = jobs.recent.find((j) => j.request.prompt === 'skip one of three');
+  assert.equal(multi?.state, 'done');
+  assert.deepEqual(
+    multi.images.map((i) => [i.seed, i.partial === true]),
+    [[10, true], [11, false], [12, false]],
+    'only the skipped image is partial',
+  );
 });
 
 test("the Photoshop plugin's inpainting: bare base64 init image and mask; webuiapi's data URLs and an inverted mask", async () => {

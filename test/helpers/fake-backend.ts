@@ -17,6 +17,11 @@ export class FakeBackend implements RenderBackend {
     this.cancels.push(jobId);
   }
 
+  readonly skips: string[] = [];
+  skip(jobId: string): void {
+    this.skips.push(jobId);
+  }
+
   configure(settings: WorkerSettings): void {
     this.configured.push(settings);
   }

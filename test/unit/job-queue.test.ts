@@ -65,6 +65,19 @@ test('cancelling the running job asks the worker to stop and keeps finished imag
   assert.equal(backend.runs.at(-1)?.id, b.id, 'the next job starts');
 });
 
+test('skipping asks the worker to end the running image only; a queued job has none and is cancelled', () => {
+  const { backend, queue } = setup();
+  const a = queue.submit({ ...request, count: 3 }, '/m');
+  const b = queue.submit(request, '/m');
+  queue.skip(a.id);
+  assert.deepEqual(backend.skips, [a.id]);
+  assert.deepEqual(backend.cancels, [], 'a skip is not a cancel');
+  assert.equal(queue.get(a.id)?.state, 'running');
+  queue.skip(b.id);
+  assert.equal(queue.get(b.id)?.state, 'cancelled');
+  assert.deepEqual(backend.skips, [a.id], 'nothing is sent to the worker for a queued job');
+});
+
 test('progress gives steps, ETA and time per step; a failure is recorded and the queue goes on', () => {
   const { backend, queue } = setup();
   const events: string[] = [];

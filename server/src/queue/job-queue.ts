@@ -13,6 +13,8 @@ import { fairOrder, ownerKey } from './fair-order.js';
 export interface RenderBackend {
   run(job: RenderJob): void;
   cancel(jobId: string): void;
+  /** Ends the running job's current image (its batch) early, keeping it as a partial image; the job goes on. */
+  skip(jobId: string): void;
   onMessage(listener: (message: FromWorker) => void): () => void;
 }
 
@@ -150,6 +152,19 @@ export class JobQueue extends EventEmitter<QueueEvents> {
       this.backend.cancel(job.id);
     }
     return this.view(job);
+  }
+
+  /**
+   * Skips the image a running job is making (A1111's skip): it is kept as a partial image and the job goes on
+   * with the next one. A queued job has no current image; it is cancelled, as A1111 drops a skipped request.
+   */
+  skip(id: string): JobView | undefined {
+    const job = this.byId.get(id);
+    if (job?.state === 'running' && !job.cancelRequested) {
+      this.backend.skip(job.id);
+      return this.view(job);
+    }
+    return this.cancel(id);
   }
 
   /** Deletes an image from the gallery and from its job; false when no such image is known. */

@@ -24,6 +24,8 @@ export type ToWorker =
   | { type: 'run'; job: RenderJob }
   | ({ type: 'settings' } & WorkerSettings)
   | { type: 'cancel'; jobId: string }
+  /** Stop the images in progress (partial) and go on with the job's next ones. */
+  | { type: 'skip'; jobId: string }
   | { type: 'shutdown' };
 
 export interface WorkerImage {

@@ -47,6 +47,7 @@ const models = new WarmModels<SdModel>({
 // <data>/cache/onnxruntime: jobs carry <data>/inputs, the data folder's only path the worker is given.
 let onnxCacheDir: string | undefined;
 const cancelled = new Set<string>();
+const skipped = new Set<string>();
 let running: Promise<void> = Promise.resolve();
 // Chosen once, before the first model loads (a load waits for it); /api/health reports it with its reason.
 const provider = chooseExecutionProvider();
@@ -92,7 +93,8 @@ async function run(job: RenderJob): Promise<void> {
         params,
         seeds,
         {
-          shouldStop: hooks.shouldStop,
+          // A skip (A1111's /skip) ends this batch's images early, like a cancel, but the job goes on.
+          shouldStop: () => cancelled.has(job.id) || skipped.has(job.id),
           onStep: async (info) => {
             send({ type: 'progress', jobId: job.id, image: first, images: indices.length, step: info.step, totalSteps: info.totalSteps });
             for (const [k, index] of indices.entries()) await sendPreview(job, index, info, info.predOriginals[k]!, previewers[k]!, filters[k]!);
@@ -100,9 +102,9 @@ async function run(job: RenderJob): Promise<void> {
         },
         prompt,
       );
-      if (!results) break;
-      for (const [k, result] of results.entries()) await saveImage(job, indices[k]!, seeds[k]!, result, init, hooks);
-      if (results[0]!.partial) break;
+      const skip = skipped.delete(job.id) && !cancelled.has(job.id);
+      for (const [k, result] of (results ?? []).entries()) await saveImage(job, indices[k]!, seeds[k]!, result, init, hooks);
+      if (cancelled.has(job.id) || (!skip && (!results || results[0]!.partial))) break;
     }
     const after = onnxStats(model);
     const timings = { workerMs: performance.now() - startedAt, onnxMs: after.ms - before.ms, onnxRuns: after.runs - before.runs };
@@ -111,6 +113,7 @@ async function run(job: RenderJob): Promise<void> {
     send({ type: 'failed', jobId: job.id, error: { code: 'EASEL_ERR_RENDER', message: error instanceof Error ? error.message : String(error) } });
   } finally {
     cancelled.delete(job.id);
+    skipped.delete(job.id);
   }
 }
 
@@ -163,6 +166,9 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'cancel':
       cancelled.add(message.jobId);
+      break;
+    case 'skip':
+      skipped.add(message.jobId);
       break;
     case 'shutdown':
       void running.then(async () => {

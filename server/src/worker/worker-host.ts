@@ -57,6 +57,10 @@ export class WorkerHost {
     this.post({ type: 'cancel', jobId });
   }
 
+  skip(jobId: string): void {
+    this.post({ type: 'skip', jobId });
+  }
+
   /** Settings for the worker (low-memory mode): they apply from its next model load. */
   configure(settings: WorkerSettings): void {
     this.settings = settings;

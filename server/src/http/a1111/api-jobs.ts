@@ -64,15 +64,19 @@ export class ApiJobs {
   }
 
   /**
-   * Stops the current job; it keeps the images it finished and the one in progress as a partial image.
-   * Skip stops the whole job too: skipping one image of several would need the worker to go on to the next.
+   * Interrupt stops the current job; it keeps the images it finished and the one in progress as a partial image.
+   * Skip ends only the image in progress (partial) and the job goes on with the next.
    */
   stop(how: 'interrupt' | 'skip', owner: string): void {
     const current = this.current(owner);
     const entry = current && this.pending.get(current.view.id);
     if (!current || !entry) return;
-    if (how === 'interrupt') entry.interrupted = true;
-    else entry.skipped = true;
-    this.queue.cancel(current.view.id);
+    if (how === 'interrupt') {
+      entry.interrupted = true;
+      this.queue.cancel(current.view.id);
+    } else {
+      entry.skipped = true;
+      this.queue.skip(current.view.id);
+    }
   }
 }
