@@ -2,8 +2,11 @@
 // below the next model's size × 1.5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { modeFits } from '../../server/src/pipeline/memory-mode.js';
-import { WarmModels } from '../../server/src/worker/warm-models.js';
+import { loadedWeightBytes, WarmModels } from '../../server/src/worker/warm-models.js';
 
 const GB = 1e9;
 
@@ -76,4 +79,20 @@ test('a warm model in the other low-memory mode is released and loaded again; au
   assert.equal((await get()).lowMemory, false);
   assert.deepEqual(events, ['load a off', 'release a', 'load a on', 'release a', 'load a off']);
   assert.deepEqual(models.loaded(), ['a']);
+});
+
+test('an fp16 model counts double on the CPU, where onnxruntime widens its weights to float32 as it loads', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'easel-warm-'));
+  try {
+    await writeFile(join(dir, 'weights.pb'), new Uint8Array(1000));
+    const indexFile = join(dir, 'model_index.json');
+    await writeFile(indexFile, JSON.stringify({ _easel_precision: 'fp16' }));
+    const fileBytes = 1000 + (await stat(indexFile)).size;
+    assert.equal(await loadedWeightBytes(dir, true), fileBytes * 2);
+    assert.equal(await loadedWeightBytes(dir, false), fileBytes, 'a GPU keeps the float16 weights');
+    await writeFile(indexFile, JSON.stringify({ _easel_precision: 'fp32' }));
+    assert.equal(await loadedWeightBytes(dir, true), 1000 + (await stat(indexFile)).size);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -16,6 +16,7 @@ import type { SdConfig } from '../convert/sd-config.js';
 import { mulberry32 } from '../convert/seeded-random.js';
 import { buildUnet } from '../convert/unet.js';
 import { buildVaeDecoder, buildVaeEncoder } from '../convert/vae.js';
+import { toFloat16Bits } from '../pipeline/onnx/float16.js';
 
 export interface RandomCheckpointOptions {
   config: SdConfig;
@@ -125,7 +126,7 @@ export async function writeRandomCheckpoint(path: string, opts: RandomCheckpoint
       const values = new Float32Array(n);
       if (t.fill !== undefined) values.fill(t.fill);
       else for (let i = 0; i < n; i++) values[i] = table[(start + done + i) % table.length]! * t.std;
-      await write(dtype === 'F16' ? toFloat16Bytes(values) : new Uint8Array(values.buffer));
+      await write(dtype === 'F16' ? new Uint8Array(toFloat16Bits(values).buffer) : new Uint8Array(values.buffer));
     }
   }
   stream.end();
@@ -206,25 +207,6 @@ function normalTable(count: number, seed: number): Float32Array {
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return out;
-}
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 → IEEE half (round to nearest, overflow to infinity, tiny values to zero: fine for random weights). */
-function toFloat16Bytes(values: Float32Array): Uint8Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    f32[0] = values[i]!;
-    const x = u32[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = ((x >>> 23) & 0xff) - 127 + 15;
-    if (exp <= 0) out[i] = sign;
-    else if (exp >= 31) out[i] = sign | 0x7c00;
-    // Adding the rounding bit may carry into the exponent, which is exactly round-to-nearest (ties away).
-    else out[i] = (sign | (exp << 10) | ((x >>> 13) & 0x3ff)) + ((x >>> 12) & 1);
-  }
-  return new Uint8Array(out.buffer);
 }
 
 interface OriginalKey {

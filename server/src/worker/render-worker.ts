@@ -18,7 +18,7 @@ import { applyFilterChain, withFilterParams } from '../filters/filter-chain.js';
 import { chainHooks, previewFilter, runFilterJob, type WorkerHooks } from '../filters/filter-job.js';
 import { batchSizeFor, parseBatchSize } from '../config/batch-size.js';
 import { loadInit } from './job-images.js';
-import { folderBytes, WarmModels } from './warm-models.js';
+import { loadedWeightBytes, WarmModels } from './warm-models.js';
 import { saveOutput } from './save-output.js';
 import type { FromWorker, RenderJob, ToWorker } from './protocol.js';
 
@@ -40,10 +40,14 @@ const models = new WarmModels<SdModel>({
       providers: (await provider).providers,
       // Saved optimized graphs make every later load of a model several times faster (optimized-model-cache.ts).
       ...(onnxCacheDir ? { optimizedCacheDir: onnxCacheDir } : {}),
-      lowMemory: useLowMemory(lowMemoryMode(), await folderBytes(dir), freemem()),
+      lowMemory: useLowMemory(lowMemoryMode(), await weightBytes(dir), freemem()),
     }),
   release: releaseSdModel,
+  sizeOf: (dir) => weightBytes(dir),
 });
+async function weightBytes(dir: string): Promise<number> {
+  return loadedWeightBytes(dir, (await provider).providers[0] === 'cpu');
+}
 // <data>/cache/onnxruntime: jobs carry <data>/inputs, the data folder's only path the worker is given.
 let onnxCacheDir: string | undefined;
 const cancelled = new Set<string>();

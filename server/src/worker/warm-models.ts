@@ -5,8 +5,9 @@
 // one model in memory at a time. A warm model that no longer fits how models should load (low-memory mode was
 // switched) is released and loaded again.
 import { freemem } from 'node:os';
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PRECISION_KEY } from '../convert/pipeline-files.js';
 
 export const HEADROOM = 1.5;
 
@@ -56,6 +57,17 @@ export class WarmModels<M> {
     this.models.clear();
     for (const model of all) await this.opts.release(model);
   }
+}
+
+/**
+ * The weights' size once loaded: the files' size, doubled for an fp16 model on the CPU, where onnxruntime turns
+ * float16 weights into float32 as it loads them (docs/CONVERT.md).
+ */
+export async function loadedWeightBytes(dir: string, onCpu: boolean): Promise<number> {
+  const bytes = await folderBytes(dir);
+  if (!onCpu) return bytes;
+  const index = await readFile(join(dir, 'model_index.json'), 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => ({}) as Record<string, unknown>);
+  return index[PRECISION_KEY] === 'fp16' ? bytes * 2 : bytes;
 }
 
 /** Bytes of the files under `dir` (the .onnx graphs and their external weights dominate). */

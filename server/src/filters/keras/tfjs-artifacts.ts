@@ -2,6 +2,8 @@
 // arrays by weight name. Shards may hold quantized weights (uint8/uint16 affine, float16); they are expanded here
 // exactly as tfjs does (q * scale + min, rounded to float32) so a converted model sees the same numbers.
 
+import { fromFloat16Bits } from '../../pipeline/onnx/float16.js';
+
 /** One Keras layer as the Keras 2 JSON config names it. */
 export interface KerasLayer {
   name: string;
@@ -70,7 +72,9 @@ export function readWeights(json: TfjsModelJson, shards: readonly Uint8Array[]):
         data[i] = spec.dtype === 'int32' ? view.getInt32(offset + i * 4, true) : view.getFloat32(offset + i * 4, true);
       }
     } else if (q.dtype === 'float16') {
-      for (let i = 0; i < count; i++) data[i] = halfToFloat(view.getUint16(offset + i * 2, true));
+      const bits = new Uint16Array(count);
+      for (let i = 0; i < count; i++) bits[i] = view.getUint16(offset + i * 2, true);
+      data.set(fromFloat16Bits(bits));
     } else {
       const scale = q.scale ?? 1;
       const min = q.min ?? 0;
@@ -83,13 +87,4 @@ export function readWeights(json: TfjsModelJson, shards: readonly Uint8Array[]):
     offset += count * width;
   }
   return weights;
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
