@@ -94,7 +94,7 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   registerTokenizeRoutes(app, { registry });
   registerGalleryRoutes(app, { store });
   registerModelRoutes(app, { models });
-  registerWsRoutes(app, { queue, modelEvents: models });
+  registerWsRoutes(app, { queue, modelEvents: models, serverSettings });
   await registerA1111Api(app, { queue, registry, images, version, config, serverSettings });
   await registerStaticUi(app, config.uiDir);
 

@@ -1,5 +1,6 @@
 // The owner's server settings on the page: turning on the NSFW check for everyone in the Share dialog makes the
-// form's own NSFW box ticked, fixed and labelled "enforced by the owner"; turning it off gives the box back.
+// form's own NSFW box ticked, fixed and labelled "enforced by the owner"; turning it off gives the box back. A
+// change made elsewhere reaches an open page over the websocket.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { openStudio, serverAndBrowser, skipWithoutChromium } from '../helpers/browser.js';
@@ -32,6 +33,19 @@ describe('server settings from the page', { skip: skipWithoutChromium }, () => {
       await page.getByTestId('sharing-dialog').getByRole('button', { name: 'Close' }).click();
       await page.getByTestId('filter-nsfw-enforced').waitFor({ state: 'detached' });
       assert.equal(await box.isDisabled(), false);
+
+      // Changed elsewhere (another tab, the API): the open page hears it over the websocket, without a reload.
+      const patch = (force: boolean) =>
+        fetch(`${fx.server.url}/api/settings/server`, {
+          method: 'PATCH',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ filters: { forceNsfwFilter: force } }),
+        });
+      assert.equal((await patch(true)).status, 200);
+      await page.getByTestId('filter-nsfw-enforced').waitFor();
+      assert.equal(await box.isDisabled(), true);
+      assert.equal((await patch(false)).status, 200);
+      await page.getByTestId('filter-nsfw-enforced').waitFor({ state: 'detached' });
       assert.deepEqual(problems, []);
     } finally {
       await close();

@@ -1,5 +1,5 @@
 // Websocket messages: JSON text frames for events, binary frames for step previews.
-import type { ErrorInfo, JobView, Progress } from './schemas.js';
+import type { ErrorInfo, JobView, Progress, ServerSettingsView } from './schemas.js';
 import type { ModelEvent } from './models.schemas.js';
 
 export type WsEvent =
@@ -10,6 +10,8 @@ export type WsEvent =
   | { type: 'job.done'; job: JobView }
   | { type: 'job.failed'; job: JobView; error: ErrorInfo }
   | { type: 'job.cancelled'; job: JobView }
+  // The owner's server settings, on connect and after each change (an enforced NSFW filter shows at once).
+  | { type: 'settings.server'; settings: ServerSettingsView }
   // model.import.progress/done/failed, model.download.progress/done/failed (models.schemas.ts)
   | ModelEvent;
 

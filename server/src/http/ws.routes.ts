@@ -5,12 +5,18 @@ import type { WebSocket } from 'ws';
 import { encodePreviewFrame, type WsEvent } from './events.js';
 import type { JobQueue } from '../queue/job-queue.js';
 import type { ModelEvent } from './models.schemas.js';
+import type { ServerSettings } from '../settings/server-settings.js';
 
 const MAX_BUFFERED_BYTES = 1 << 20;
 
 export function registerWsRoutes(
   app: FastifyInstance,
-  deps: { queue: JobQueue; /** model.import.* and model.download.* (models/model-services.ts) */ modelEvents?: { on(name: 'event', listener: (event: ModelEvent) => void): unknown } },
+  deps: {
+    queue: JobQueue;
+    /** model.import.* and model.download.* (models/model-services.ts) */
+    modelEvents?: { on(name: 'event', listener: (event: ModelEvent) => void): unknown };
+    serverSettings?: ServerSettings;
+  },
 ): void {
   const { queue } = deps;
   const clients = new Set<WebSocket>();
@@ -28,6 +34,7 @@ export function registerWsRoutes(
   queue.on('cancelled', (job) => broadcast({ type: 'job.cancelled', job }));
   queue.on('changed', () => broadcast({ type: 'queue', queue: queue.snapshot(), paused: queue.paused }));
   deps.modelEvents?.on('event', broadcast);
+  deps.serverSettings?.onChange((settings) => broadcast({ type: 'settings.server', settings }));
   queue.on('preview', (header, jpeg) => {
     const frame = encodePreviewFrame(header, jpeg);
     for (const socket of clients) {
@@ -40,6 +47,7 @@ export function registerWsRoutes(
     socket.on('close', () => clients.delete(socket));
     const snapshot = queue.snapshot();
     socket.send(JSON.stringify({ type: 'queue', queue: snapshot, paused: queue.paused } satisfies WsEvent));
+    if (deps.serverSettings) socket.send(JSON.stringify({ type: 'settings.server', settings: deps.serverSettings.view() } satisfies WsEvent));
     const running = snapshot.find((j) => j.state === 'running');
     if (running?.progress) socket.send(JSON.stringify({ type: 'job.progress', id: running.id, ...running.progress } satisfies WsEvent));
   });

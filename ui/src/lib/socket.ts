@@ -1,6 +1,7 @@
 // The one owner of the websocket: connects to /api/ws, feeds every event and preview frame to the studio
 // store, and reconnects with capped exponential backoff. The server resends the queue snapshot on connect.
 import { decodePreviewFrame, type WsEvent } from '../../../server/src/http/events.js';
+import { serverSettings } from './server-settings.svelte.js';
 import type { Studio } from './studio.svelte.js';
 
 const FIRST_RETRY_MS = 500;
@@ -31,7 +32,8 @@ export function connectStudio(studio: Studio, url = socketUrl(window.location)):
       if (socket !== ws) return; // a frame from a socket we already gave up on
       if (typeof message.data === 'string') {
         const event = parseEvent(message.data);
-        if (event) studio.apply(event);
+        if (event?.type === 'settings.server') serverSettings.current = event.settings;
+        else if (event) studio.apply(event);
         return;
       }
       try {
