@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appRoot, type EaselConfig } from './config/config.js';
 import { registerErrorHandler } from './http/errors.js';
@@ -25,6 +26,7 @@ import { registerGalleryRoutes } from './http/gallery.routes.js';
 import { registerA1111Api } from './http/a1111/a1111-api.js';
 import { WorkerHost } from './worker/worker-host.js';
 import type { WorkerSettings } from './worker/protocol.js';
+import type { ServerSettingsView } from './http/schemas.js';
 import { AccessControl } from './auth/access-control.js';
 import { registerAccessGuard } from './http/plugins/access.plugin.js';
 import { registerAuthRoutes } from './http/auth.routes.js';
@@ -77,8 +79,20 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   const access = new AccessControl(settings);
   const sharing = new SharingService(app.server, config, settings, access);
   const serverSettings = new ServerSettings(settings, config.modelsDir);
-  host.configure?.({ lowMemory: serverSettings.lowMemory });
-  serverSettings.onChange((view) => host.configure?.({ lowMemory: view.performance.lowMemory }));
+  // The render worker's part of the settings, at start and after every change (worker/protocol.ts).
+  const optimizedCacheDir = join(config.dataDir, 'cache', 'onnxruntime');
+  const workerSettings = (view: ServerSettingsView): WorkerSettings => ({
+    lowMemory: view.performance.lowMemory,
+    optimizedCacheDir: view.performance.optimizedModelCache ? optimizedCacheDir : null,
+  });
+  host.configure?.(workerSettings(serverSettings.view()));
+  serverSettings.onChange((view) => {
+    host.configure?.(workerSettings(view));
+    // Turned off to save disk: the space comes back now (loaded sessions no longer need the files).
+    if (!view.performance.optimizedModelCache) {
+      void rm(optimizedCacheDir, { recursive: true, force: true }).catch((error: Error) => app.log.warn(`could not delete ${optimizedCacheDir}: ${error.message}`));
+    }
+  });
 
   // The door comes first: every route below, the websocket upgrade included, is behind it.
   registerAccessGuard(app, { access });

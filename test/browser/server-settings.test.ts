@@ -29,6 +29,14 @@ describe('server settings from the page', { skip: skipWithoutChromium }, () => {
       assert.equal(saved.filters.forceNsfwFilter, true, 'the dialog saved it on the server');
 
       await page.getByTestId('sharing-open').click();
+      const cache = page.getByTestId('server-model-cache');
+      assert.equal(await cache.isChecked(), true, 'the optimized-model cache is on by default');
+      await cache.uncheck();
+      await page.waitForFunction(async (url) => {
+        const settings = (await (await fetch(url)).json()) as { performance: { optimizedModelCache: boolean } };
+        return settings.performance.optimizedModelCache === false;
+      }, `${fx.server.url}/api/settings/server`);
+      await cache.check();
       await force.uncheck();
       await page.getByTestId('sharing-dialog').getByRole('button', { name: 'Close' }).click();
       await page.getByTestId('filter-nsfw-enforced').waitFor({ state: 'detached' });

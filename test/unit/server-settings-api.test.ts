@@ -2,6 +2,7 @@
 // and the choices, the enforced NSFW check reaching every kind of job, and low-memory mode reaching the worker.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,7 @@ async function submit(path: string, payload: object, as = owner): Promise<JobVie
 }
 
 test('anyone signed in reads the server settings; the defaults', async () => {
-  const defaults = { filters: { forceNsfwFilter: false, nsfwModel: 'auto' }, performance: { lowMemory: 'auto' } };
+  const defaults = { filters: { forceNsfwFilter: false, nsfwModel: 'auto' }, performance: { lowMemory: 'auto', optimizedModelCache: true } };
   assert.deepEqual(await read(), defaults);
   assert.deepEqual(await read(asGuest), defaults);
   assert.equal((await app.inject({ remoteAddress: LAN, url: '/api/settings/server' })).statusCode, 401, 'not signed in');
@@ -127,17 +128,29 @@ test('enforced: jobs that asked for no NSFW check get one, from /api/jobs, /sdap
   assert.equal((await submit('/api/jobs', { ...job, nsfwFilter: false })).nsfwFilter, undefined, 'off again: as asked');
 });
 
-test('low-memory mode reaches the worker at start and on every change; settings survive a restart', async () => {
-  assert.deepEqual(backend.configured[0], { lowMemory: 'auto' }, 'the worker hears the mode before any job');
+test('low-memory mode and the model cache reach the worker at start and on every change; settings survive a restart', async () => {
+  const cacheDir = join(modelsDir, 'data', 'cache', 'onnxruntime');
+  assert.deepEqual(backend.configured[0], { lowMemory: 'auto', optimizedCacheDir: cacheDir }, 'the worker hears them before any job');
   const res = await patch({ performance: { lowMemory: 'on' }, filters: { forceNsfwFilter: true } });
   assert.equal(res.statusCode, 200, res.body);
-  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on' });
+  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: cacheDir });
+
+  // Turning the cache off tells the worker and gives the disk space back.
+  await mkdir(join(cacheDir, 'some-model'), { recursive: true });
+  await writeFile(join(cacheDir, 'some-model', 'unet.onnx'), 'optimized');
+  assert.equal((await patch({ performance: { optimizedModelCache: false } })).statusCode, 200);
+  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: null });
+  for (let i = 0; i < 100 && existsSync(cacheDir); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(existsSync(cacheDir), false, 'the cache folder is deleted');
+  assert.equal((await patch({ performance: { optimizedModelCache: 'yes' } })).statusCode, 400);
 
   await app.close();
   await start();
-  assert.deepEqual(backend.configured, [{ lowMemory: 'on' }], 'the restarted worker starts in the saved mode');
+  assert.deepEqual(backend.configured, [{ lowMemory: 'on', optimizedCacheDir: null }], 'the restarted worker starts with the saved settings');
   const saved = await read();
-  assert.deepEqual([saved.filters.forceNsfwFilter, saved.performance.lowMemory], [true, 'on']);
+  assert.deepEqual([saved.filters.forceNsfwFilter, saved.performance.lowMemory, saved.performance.optimizedModelCache], [true, 'on', false]);
+  assert.equal((await patch({ performance: { optimizedModelCache: true } })).statusCode, 200);
+  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: cacheDir });
 });
 
 test('EASEL_LOW_MEMORY overrides the saved mode from start-up until the owner picks one', async () => {

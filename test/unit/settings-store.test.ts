@@ -59,7 +59,7 @@ test('sections other features add are kept; missing fields get defaults', async 
   await writeFile(join(dir, 'settings.json'), JSON.stringify({ version: 1, sharing: { enabled: true }, theme: { dark: true } }));
   const store = new SettingsStore(dir);
   assert.deepEqual(store.current.sharing, { enabled: true, requireLoginOnLoopback: false });
-  assert.deepEqual([store.current.filters, store.current.performance], [{ forceNsfwFilter: false, nsfwModel: 'auto' }, { lowMemory: 'auto' }], 'server settings an older file lacks');
+  assert.deepEqual([store.current.filters, store.current.performance], [{ forceNsfwFilter: false, nsfwModel: 'auto' }, { lowMemory: 'auto', optimizedModelCache: true }], 'server settings an older file lacks');
   await store.update((s) => {
     s.sharing.requireLoginOnLoopback = true;
   });

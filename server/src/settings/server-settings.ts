@@ -31,7 +31,7 @@ export class ServerSettings {
   }
 
   view(): ServerSettingsView {
-    return { filters: { ...this.filters }, performance: { lowMemory: this.lowMemory } };
+    return { filters: { ...this.filters }, performance: { ...this.store.current.performance, lowMemory: this.lowMemory } };
   }
 
   /** Called after every saved change with the new view. */

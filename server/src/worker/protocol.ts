@@ -18,6 +18,8 @@ export interface RenderJob extends ResolvedJob {
 export interface WorkerSettings {
   /** Applies from the next model load; a warm model in the other mode is loaded again. */
   lowMemory: LowMemorySetting;
+  /** Where onnxruntime's optimized models are kept (optimized-model-cache.ts); null: none are kept. From the next load. */
+  optimizedCacheDir: string | null;
 }
 
 export type ToWorker =

@@ -2,7 +2,6 @@
 // next; the main thread's queue does.
 import { parentPort } from 'node:worker_threads';
 import { freemem } from 'node:os';
-import { dirname, join } from 'node:path';
 import { preserveColors } from '../images/color-correction.js';
 import { encodeImage, encodePreview, type RgbImage } from '../images/encode.js';
 import { formatInfotext } from '../images/infotext.js';
@@ -26,10 +25,16 @@ const port = parentPort;
 if (!port) throw new Error('render-worker must run in a worker thread');
 
 const PREVIEW_SIDE = 256;
-// The owner's low-memory setting (server settings, sent by the main thread); EASEL_LOW_MEMORY until it arrives.
+// The owner's low-memory and model-cache settings (server settings, sent by the main thread at start and on every
+// change); EASEL_LOW_MEMORY and no cache until they arrive.
 let lowMemory: LowMemorySetting | undefined;
+// <data>/cache/onnxruntime: saved optimized graphs make every later load of a model several times faster
+// (optimized-model-cache.ts); null when the owner turned the cache off.
+let onnxCacheDir: string | null = null;
 port.on('message', (message: ToWorker) => {
-  if (message.type === 'settings') lowMemory = message.lowMemory;
+  if (message.type !== 'settings') return;
+  lowMemory = message.lowMemory;
+  onnxCacheDir = message.optimizedCacheDir;
 });
 const lowMemoryMode = (): LowMemorySetting => lowMemory ?? lowMemorySetting();
 // Loaded lazily, kept warm; others are released first when memory is short (warm-models.ts).
@@ -38,7 +43,6 @@ const models = new WarmModels<SdModel>({
     loadSdModel(id, dir, {
       threads: physicalCores(),
       providers: (await provider).providers,
-      // Saved optimized graphs make every later load of a model several times faster (optimized-model-cache.ts).
       ...(onnxCacheDir ? { optimizedCacheDir: onnxCacheDir } : {}),
       lowMemory: useLowMemory(lowMemoryMode(), await weightBytes(dir), freemem()),
     }),
@@ -48,8 +52,6 @@ const models = new WarmModels<SdModel>({
 async function weightBytes(dir: string): Promise<number> {
   return loadedWeightBytes(dir, (await provider).providers[0] === 'cpu');
 }
-// <data>/cache/onnxruntime: jobs carry <data>/inputs, the data folder's only path the worker is given.
-let onnxCacheDir: string | undefined;
 const cancelled = new Set<string>();
 const skipped = new Set<string>();
 let running: Promise<void> = Promise.resolve();
@@ -61,7 +63,6 @@ function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function modelFor(job: RenderJob): Promise<SdModel> {
-  onnxCacheDir ??= join(dirname(job.inputsDir), 'cache', 'onnxruntime');
   // A warm model in the other mode (the setting changed since it loaded) is loaded again.
   const mode = lowMemoryMode();
   return models.get(job.model, job.modelDir, (model) => modeFits(mode, model.lowMemory));
