@@ -2,8 +2,8 @@
 // linear "approx cheap" map otherwise or when TAESD fails (said once per file). TAESD runs only as often as
 // `share` of the step time pays for (preview-budget.ts); in between, the last TAESD picture is shown again, and
 // before the first one the linear map is. Measured on a 2-core CPU (docs/BENCHMARKS.md, previews): a decode is
-// 0.98 s at 512², ~10 % of an SD 1.5 step, so a 20-step job gets TAESD pictures at steps 8 and 15 there; on a
-// GPU a decode is a few ms and it runs every step.
+// 0.8–1 s at 512², 8–10 % of an SD 1.5 step, so a 20-step job gets two or three TAESD pictures there; on a GPU
+// a decode is a few ms and it runs every step.
 import type { RgbImage } from '../../images/encode.js';
 import type { SessionOptions } from '../onnx/onnx-session.js';
 import { latentsToRgb } from './latent-preview.js';
