@@ -27,6 +27,8 @@ export interface FormValues {
   preserveColors: boolean;
   /** Show step previews while a job runs (the server sends them either way). */
   livePreview: boolean;
+  /** Chime (and notify while the page is hidden) when the last job of the queue finishes. */
+  alertWhenDone: boolean;
   /** Filters after generation, as the server offers them: 0 = no upscale. */
   upscaleFactor: 0 | 2 | 3 | 4;
   fixFaces: boolean;
@@ -53,6 +55,7 @@ export const DEFAULT_VALUES: Readonly<FormValues> = Object.freeze({
   strength: 0.75,
   preserveColors: false,
   livePreview: true,
+  alertWhenDone: false,
   upscaleFactor: 0,
   fixFaces: false,
   nsfwFilter: false,
@@ -94,6 +97,7 @@ const CHECKS: { [K in Exclude<keyof FormValues, 'modifiers'>]: Check } = {
   strength: (v) => real(0, 1)(v) && (v as number) > 0,
   preserveColors: bool,
   livePreview: bool,
+  alertWhenDone: bool,
   upscaleFactor: (v) => v === 0 || v === 2 || v === 3 || v === 4,
   fixFaces: bool,
   nsfwFilter: bool,
