@@ -3,11 +3,11 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appRoot, type EaselConfig } from './config/config.js';
 import { registerErrorHandler } from './http/errors.js';
 import { registerFilterRoutes } from './http/filters.routes.js';
+import { enforceOwnerNsfw } from './filters/resolve-filters.js';
 import { registerImageInfoRoutes } from './http/image-info.routes.js';
 import { registerImageRoutes } from './http/images.routes.js';
 import { registerJobRoutes } from './http/jobs.routes.js';
@@ -73,26 +73,27 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
   }
   const host = backend;
   const store = new JobStore(join(config.dataDir, 'easel.db'));
-  const queue = new JobQueue(host, { outputsDir: config.outputsDir, inputsDir: join(config.dataDir, 'inputs'), version, modelsDir: config.modelsDir }, store);
-
   const settings = new SettingsStore(config.dataDir);
+  const serverSettings = new ServerSettings(settings, config.modelsDir);
+  const queue = new JobQueue(
+    host,
+    { outputsDir: config.outputsDir, inputsDir: join(config.dataDir, 'inputs'), version, modelsDir: config.modelsDir },
+    store,
+    // A job queued before the owner forced the NSFW check gets it when it starts.
+    (request) => enforceOwnerNsfw(request, serverSettings.filters, config.modelsDir),
+  );
+
   const access = new AccessControl(settings);
   const sharing = new SharingService(app.server, config, settings, access);
-  const serverSettings = new ServerSettings(settings, config.modelsDir);
   // The render worker's part of the settings, at start and after every change (worker/protocol.ts).
   const optimizedCacheDir = join(config.dataDir, 'cache', 'onnxruntime');
   const workerSettings = (view: ServerSettingsView): WorkerSettings => ({
     lowMemory: view.performance.lowMemory,
     optimizedCacheDir: view.performance.optimizedModelCache ? optimizedCacheDir : null,
+    ownerFilters: { forceNsfwFilter: view.filters.forceNsfwFilter, nsfwModel: view.filters.nsfwModel },
   });
   host.configure?.(workerSettings(serverSettings.view()));
-  serverSettings.onChange((view) => {
-    host.configure?.(workerSettings(view));
-    // Turned off to save disk: the space comes back now (loaded sessions no longer need the files).
-    if (!view.performance.optimizedModelCache) {
-      void rm(optimizedCacheDir, { recursive: true, force: true }).catch((error: Error) => app.log.warn(`could not delete ${optimizedCacheDir}: ${error.message}`));
-    }
-  });
+  serverSettings.onChange((view) => host.configure?.(workerSettings(view)));
 
   // The door comes first: every route below, the websocket upgrade included, is behind it.
   registerAccessGuard(app, { access });

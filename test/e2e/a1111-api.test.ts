@@ -287,6 +287,10 @@ test('skip ends the image in progress as a partial one; a job of several goes on
   const three = post('/txt2img', { prompt: 'skip one of three', steps: 150, width: 64, height: 64, seed: 10, batch_size: 3 });
   await waitFor('the first image to run', async () => ((await get('/progress')).json.state.sampling_step >= 1 ? true : undefined));
   await post('/skip');
+  await waitFor('the next image to start, which clears state.skipped', async () => {
+    const { state } = (await get('/progress')).json;
+    return state.job_count > 0 && state.skipped === false ? true : undefined;
+  });
   const result = await generated(await three);
   assert.equal(result.pngs.length, 3, 'all three images come back');
   jobs = (await (await fetch(`${server.url}/api/jobs`)).json()) as JobList;

@@ -1,5 +1,5 @@
 // The render worker batching a job's images (EASEL_BATCH_SIZE=2) through the real server: fewer UNet calls, the
-// same pictures as one-image jobs, progress and previews per image, and partial images for a whole stopped batch.
+// same pictures as one-image jobs, progress per batch and previews of its newest image, and partial images for a whole stopped batch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
@@ -60,8 +60,8 @@ test('three images in batches of two: 6 UNet calls instead of 9, seeds s+i in or
   );
   assert.deepEqual(
     previews.headers.filter((h) => h.jobId === job.id).map((h) => [h.image, h.step]),
-    [[0, 1], [1, 1], [0, 2], [1, 2], [0, 3], [1, 3], [2, 1], [2, 2], [2, 3]],
-    'a preview for each image of the batch at every step',
+    [[1, 1], [1, 2], [1, 3], [2, 1], [2, 2], [2, 3]],
+    'each step previews the batch’s last image, the one the page shows',
   );
 
   for (const index of [1, 2]) {

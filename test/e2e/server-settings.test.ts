@@ -1,6 +1,10 @@
 // The owner's server settings with the real worker: an enforced NSFW check runs on a job that asked for none (with
 // the catalog ViT's contract as a tiny model in the store), and its saved image, its record and the A1111 answer
-// say so; low-memory mode switched both ways between jobs reloads the warm model and keeps working.
+// say so; a check forced while a job runs reaches that job's image; jobs keep finishing as low-memory mode is
+// switched both ways (the reload rule itself is unit-tested in warm-models.test.ts); turning the model cache off
+// makes the worker delete it.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { JobView, ServerSettingsView } from '../../server/src/http/schemas.js';
@@ -69,4 +73,36 @@ test('low-memory mode switched between jobs: the warm model is loaded again in t
     await done({ ...job, count: 2 });
   }
   assert.equal((await apiCall<ServerSettingsView>(server, 'GET', '/api/settings/server')).performance.lowMemory, 'auto');
+});
+
+test('a check forced while a job runs reaches that job: its image is checked', async () => {
+  await settings({ filters: { forceNsfwFilter: false } });
+  const { id } = await apiCall<{ id: string }>(server, 'POST', '/api/jobs', { ...job, steps: 150, nsfwFilter: false });
+  for (let i = 0; i < 2000; i++) {
+    const view = await apiCall<JobView>(server, 'GET', `/api/jobs/${id}`);
+    if (view.state === 'running' && (view.progress?.step ?? 0) >= 1) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await settings({ filters: { forceNsfwFilter: true } });
+  let view = await apiCall<JobView>(server, 'GET', `/api/jobs/${id}`);
+  for (let i = 0; i < 2000 && (view.state === 'running' || view.state === 'queued'); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    view = await apiCall<JobView>(server, 'GET', `/api/jobs/${id}`);
+  }
+  assert.equal(view.state, 'done', JSON.stringify(view.error));
+  assert.notEqual(view.request.nsfwFilter, true, 'it was queued and started without the check');
+  assert.match((await pngText(view.images[0]!.url)).parameters ?? '', NSFW_CHECK, 'yet its image was checked');
+});
+
+test('turning the optimized-model cache off: the worker deletes it after the job in progress, and jobs go on without it', async () => {
+  const cache = join(server.dataDir, 'cache', 'onnxruntime');
+  await settings({ performance: { optimizedModelCache: true } });
+  await done(job);
+  assert.ok(existsSync(cache), 'loading the model wrote its optimized copy');
+  await settings({ performance: { optimizedModelCache: false } });
+  for (let i = 0; i < 500 && existsSync(cache); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(existsSync(cache), false, 'the copies are gone');
+  await done(job);
+  assert.equal(existsSync(cache), false, 'and no new ones are written');
+  await settings({ performance: { optimizedModelCache: true } });
 });

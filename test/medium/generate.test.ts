@@ -60,6 +60,15 @@ test('stopping mid-way returns the best guess so far, marked partial; stopping b
   assert.equal(partial?.partial, true);
   assert.equal(partial?.image.width, 96);
   assert.equal(await generate(model, params, { shouldStop: () => true }), undefined);
+
+  // A stop asked for while the last step's callback runs comes after every step: the image is whole.
+  const steps = 3;
+  let last = 0;
+  const whole = await generate(model, { ...params, steps }, { onStep: (info) => void (last = info.step), shouldStop: () => last >= steps });
+  assert.equal(last, steps);
+  assert.equal(whole?.partial, false);
+  const plain = await generate(model, { ...params, steps });
+  assert.deepEqual(whole?.image.pixels, plain?.image.pixels, 'the same picture as a run nobody stopped');
 });
 
 async function gradient(width: number, height: number) {

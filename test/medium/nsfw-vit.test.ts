@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { availableFilters, nsfwClassifierFor } from '../../server/src/filters/available.js';
 import { applyFilterChain } from '../../server/src/filters/filter-chain.js';
 import { releaseFilterModels } from '../../server/src/filters/model-cache.js';
-import { previewGuard } from '../../server/src/filters/nsfw.js';
+import { checkNsfw, previewGuard } from '../../server/src/filters/nsfw.js';
 import { classifyVit } from '../../server/src/filters/nsfw-vit.js';
 import type { RgbImage } from '../../server/src/images/encode.js';
 import { installTinyNsfwVit } from '../helpers/nsfw-model.js';
@@ -99,6 +99,9 @@ test('installed in the model store: listed as a classifier, and "auto" picks it'
     assert.deepEqual((await availableFilters(empty)).nsfw.map((m) => m.id), ['nsfwjs']);
     assert.equal(nsfwClassifierFor('auto', empty), 'nsfwjs');
     assert.equal(nsfwClassifierFor('nsfw-marqo-384', empty), 'nsfwjs', 'removed since it was chosen: the built-in checks instead');
+    const verdict = await checkNsfw(solid(32, 32, [255, 0, 0]), 'nsfw-marqo-384', { modelsDir: empty });
+    assert.equal(verdict.classifier, 'nsfwjs', 'a job queued with the ViT, which is gone by the time it runs, is still checked');
+    assert.deepEqual(Object.keys(verdict.scores).sort(), ['drawing', 'hentai', 'neutral', 'porn', 'sexy']);
   } finally {
     await rm(empty, { recursive: true, force: true });
   }

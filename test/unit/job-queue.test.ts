@@ -65,7 +65,7 @@ test('cancelling the running job asks the worker to stop and keeps finished imag
   assert.equal(backend.runs.at(-1)?.id, b.id, 'the next job starts');
 });
 
-test('skipping asks the worker to end the running image only; a queued job has none and is cancelled', () => {
+test('skipping asks the worker to end the running image only; a queued job has none, and nothing happens', () => {
   const { backend, queue } = setup();
   const a = queue.submit({ ...request, count: 3 }, '/m');
   const b = queue.submit(request, '/m');
@@ -74,7 +74,7 @@ test('skipping asks the worker to end the running image only; a queued job has n
   assert.deepEqual(backend.cancels, [], 'a skip is not a cancel');
   assert.equal(queue.get(a.id)?.state, 'running');
   queue.skip(b.id);
-  assert.equal(queue.get(b.id)?.state, 'cancelled');
+  assert.equal(queue.get(b.id)?.state, 'queued', 'a waiting job is left alone');
   assert.deepEqual(backend.skips, [a.id], 'nothing is sent to the worker for a queued job');
 });
 

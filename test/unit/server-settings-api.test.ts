@@ -128,29 +128,53 @@ test('enforced: jobs that asked for no NSFW check get one, from /api/jobs, /sdap
   assert.equal((await submit('/api/jobs', { ...job, nsfwFilter: false })).nsfwFilter, undefined, 'off again: as asked');
 });
 
-test('low-memory mode and the model cache reach the worker at start and on every change; settings survive a restart', async () => {
+test("the worker hears the owner's settings (low-memory mode, model cache, NSFW rules) at start and on every change; they survive a restart", async () => {
   const cacheDir = join(modelsDir, 'data', 'cache', 'onnxruntime');
-  assert.deepEqual(backend.configured[0], { lowMemory: 'auto', optimizedCacheDir: cacheDir }, 'the worker hears them before any job');
+  const { nsfwModel } = (await read()).filters;
+  const worker = (lowMemory: string, cache: string | null, forceNsfwFilter: boolean) => ({
+    lowMemory,
+    optimizedCacheDir: cache,
+    ownerFilters: { forceNsfwFilter, nsfwModel },
+  });
+  const atStart = { lowMemory: 'auto', optimizedCacheDir: cacheDir, ownerFilters: { forceNsfwFilter: false, nsfwModel: 'auto' } };
+  assert.deepEqual(backend.configured[0], atStart, 'the worker hears them before any job');
   const res = await patch({ performance: { lowMemory: 'on' }, filters: { forceNsfwFilter: true } });
   assert.equal(res.statusCode, 200, res.body);
-  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: cacheDir });
-
-  // Turning the cache off tells the worker and gives the disk space back.
-  await mkdir(join(cacheDir, 'some-model'), { recursive: true });
-  await writeFile(join(cacheDir, 'some-model', 'unet.onnx'), 'optimized');
+  assert.deepEqual(backend.configured.at(-1), worker('on', cacheDir, true));
   assert.equal((await patch({ performance: { optimizedModelCache: false } })).statusCode, 200);
-  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: null });
-  for (let i = 0; i < 100 && existsSync(cacheDir); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(existsSync(cacheDir), false, 'the cache folder is deleted');
+  assert.deepEqual(backend.configured.at(-1), worker('on', null, true), 'the worker deletes the copies (e2e/server-settings)');
   assert.equal((await patch({ performance: { optimizedModelCache: 'yes' } })).statusCode, 400);
 
   await app.close();
   await start();
-  assert.deepEqual(backend.configured, [{ lowMemory: 'on', optimizedCacheDir: null }], 'the restarted worker starts with the saved settings');
+  assert.deepEqual(backend.configured, [worker('on', null, true)], 'the restarted worker starts with the saved settings');
   const saved = await read();
   assert.deepEqual([saved.filters.forceNsfwFilter, saved.performance.lowMemory, saved.performance.optimizedModelCache], [true, 'on', false]);
-  assert.equal((await patch({ performance: { optimizedModelCache: true } })).statusCode, 200);
-  assert.deepEqual(backend.configured.at(-1), { lowMemory: 'on', optimizedCacheDir: cacheDir });
+  assert.equal((await patch({ performance: { optimizedModelCache: true }, filters: { forceNsfwFilter: false } })).statusCode, 200);
+  assert.deepEqual(backend.configured.at(-1), worker('on', cacheDir, false));
+});
+
+test('jobs queued before the owner forced the NSFW check get it when they start, and their record says so', async () => {
+  const job = { prompt: 'queued early', steps: 2, width: 64, height: 64 };
+  const post = async () => {
+    const res = await owner({ method: 'POST', url: '/api/jobs', payload: job });
+    assert.equal(res.statusCode, 202, res.body);
+    return (res.json() as { id: string }).id;
+  };
+  const first = await post();
+  const second = await post();
+  assert.equal(backend.runs.at(-1)?.id, first);
+  assert.equal(backend.runs.at(-1)?.nsfwFilter, undefined, 'the running job started before the switch');
+  assert.equal((await patch({ filters: { forceNsfwFilter: true } })).statusCode, 200);
+  finishRunning();
+  const started = backend.runs.at(-1);
+  assert.equal(started?.id, second);
+  assert.deepEqual([started?.nsfwFilter, started?.nsfwEnforced], [true, true]);
+  assert.ok(['nsfwjs', 'nsfw-marqo-384'].includes(started?.nsfwClassifier ?? ''), `classifier ${started?.nsfwClassifier}`);
+  const view = (await owner({ url: `/api/jobs/${second}` })).json() as JobView;
+  assert.equal(view.request.nsfwEnforced, true, 'the job record shows the enforced check');
+  finishRunning();
+  assert.equal((await patch({ filters: { forceNsfwFilter: false } })).statusCode, 200);
 });
 
 test('EASEL_LOW_MEMORY overrides the saved mode from start-up until the owner picks one', async () => {

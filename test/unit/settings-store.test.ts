@@ -84,3 +84,28 @@ test('a broken file is moved aside with a warning, and Easel starts with sharing
   assert.match(warnings[1] ?? '', /\/auth\/password/);
   await rm(dir, { recursive: true });
 });
+
+test("an unknown value in the owner's filters or performance costs only that field; an enforced NSFW check fails closed", async () => {
+  const dir = await folder();
+  const tokens = [{ id: 't1', name: 'phone', hash: 'a'.repeat(64), createdAt: '2026-11-27T00:00:00Z' }];
+  await writeFile(
+    join(dir, 'settings.json'),
+    JSON.stringify({
+      version: 1,
+      sharing: { enabled: true, requireLoginOnLoopback: false },
+      auth: { password: null, tokens },
+      filters: { forceNsfwFilter: 'yes', nsfwModel: 'nsfw-from-the-future' },
+      performance: { lowMemory: 'sometimes', optimizedModelCache: false },
+    }),
+  );
+  const warnings: string[] = [];
+  const store = new SettingsStore(dir, (m) => warnings.push(m));
+  assert.deepEqual(store.current.filters, { forceNsfwFilter: true, nsfwModel: 'auto' }, 'not a clean false: the check stays enforced');
+  assert.deepEqual(store.current.performance, { lowMemory: 'auto', optimizedModelCache: false });
+  assert.equal(store.current.sharing.enabled, true, 'sharing, password and tokens are kept');
+  assert.deepEqual(store.current.auth.tokens, tokens);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /filters\.forceNsfwFilter, filters\.nsfwModel, performance\.lowMemory/);
+  assert.deepEqual(await readdir(dir), ['settings.json'], 'nothing was moved aside');
+  await rm(dir, { recursive: true });
+});

@@ -18,7 +18,20 @@ export function parseBatchSize(value: string | undefined): number | undefined {
   return n;
 }
 
-/** `providers` in order of preference, as the render worker's execution provider choice lists them. */
-export function batchSizeFor(providers: readonly string[], override?: number): number {
-  return override ?? (providers[0] === 'cpu' ? CPU_BATCH_SIZE : GPU_BATCH_SIZE);
+/**
+ * Latent pixels one UNet call may hold by default: GPU_BATCH_SIZE images at 512² (64 × 64 latents). Activations
+ * grow with batch × area, so larger pictures batch fewer images (1024²: one) rather than run out of GPU memory.
+ */
+export const DEFAULT_BATCH_LATENT_PIXELS = GPU_BATCH_SIZE * 64 * 64;
+
+/**
+ * `providers` in order of preference, as the render worker's execution provider choice lists them; `size`, the
+ * job's picture, caps the default (not an explicit EASEL_BATCH_SIZE) by DEFAULT_BATCH_LATENT_PIXELS.
+ */
+export function batchSizeFor(providers: readonly string[], override?: number, size?: { width: number; height: number }): number {
+  if (override !== undefined) return override;
+  const base = providers[0] === 'cpu' ? CPU_BATCH_SIZE : GPU_BATCH_SIZE;
+  if (!size) return base;
+  const latentPixels = Math.ceil(size.width / 8) * Math.ceil(size.height / 8);
+  return Math.max(1, Math.min(base, Math.floor(DEFAULT_BATCH_LATENT_PIXELS / latentPixels)));
 }

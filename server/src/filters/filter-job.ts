@@ -20,7 +20,7 @@ export interface WorkerHooks {
 }
 
 /** The model store root; a job queued before it was recorded has only its SD model's `<models>/stable-diffusion/<id>`. */
-const modelsDirOf = (job: RenderJob): string => job.modelsDir ?? dirname(dirname(job.modelDir));
+export const modelsDirOf = (job: RenderJob): string => job.modelsDir ?? dirname(dirname(job.modelDir));
 
 /** Chain hooks for image `index` of a job: progress goes out as `progress` messages carrying the stage. */
 export function chainHooks(job: RenderJob, index: number, hooks: WorkerHooks): ChainHooks {

@@ -1,9 +1,10 @@
 // The NSFW filter: a classifier scores a picture, and a flagged picture is blurred beyond recognition before it is
 // saved or previewed. The classifier is the built-in nsfwjs MobileNetV2 (converted from the npm package, five
 // classes) or the catalog's ViT (nsfw-vit.ts), as the owner's setting chose when the job was resolved.
+import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import type { RgbImage } from '../images/encode.js';
-import { VIT_NSFW_CLASSIFIER, type NsfwClassifier } from './available.js';
+import { catalogModelPath, VIT_NSFW_CLASSIFIER, type NsfwClassifier } from './available.js';
 import type { FilterContext } from './filter.js';
 import { builtinModelPath } from './keras/builtin-models.js';
 import { filterModel } from './model-cache.js';
@@ -88,13 +89,17 @@ export interface NsfwVerdict {
   flagged: boolean;
 }
 
+/**
+ * Runs `classifier`; the ViT chosen when the job was queued but deleted since falls back to the built-in nsfwjs
+ * (the verdict names the one that ran), so the check still happens.
+ */
 export async function checkNsfw(image: RgbImage, classifier: NsfwClassifier, ctx: FilterContext): Promise<NsfwVerdict> {
-  if (classifier === VIT_NSFW_CLASSIFIER) {
+  if (classifier === VIT_NSFW_CLASSIFIER && existsSync(catalogModelPath(ctx.modelsDir, 'nsfw', VIT_NSFW_CLASSIFIER))) {
     const scores = await classifyVit(image, ctx);
     return { classifier, scores: { ...scores }, flagged: vitFlagged(scores) };
   }
   const scores = await classifyNsfw(image, ctx);
-  return { classifier, scores, flagged: isFlagged(scores) };
+  return { classifier: 'nsfwjs', scores, flagged: isFlagged(scores) };
 }
 
 export interface NsfwResult extends NsfwVerdict {

@@ -8,6 +8,20 @@ import { DEFAULT_UPSCALER, DEFAULT_WATERMARK_TEXT, filterModuleExists, installed
 
 type FilterFields = Pick<FilterRequest, 'upscale' | 'faceRestore' | 'nsfwFilter' | 'watermark'>;
 
+/**
+ * The owner's enforced NSFW check on a request resolved earlier: a job queued (or restored after a restart) before
+ * the owner forced the check, or running when it was forced. Returns the request itself when nothing changes.
+ */
+export function enforceOwnerNsfw<T extends Pick<FilterChain, 'nsfwFilter' | 'nsfwClassifier' | 'nsfwEnforced'>>(
+  request: T,
+  owner: Pick<FilterSettings, 'forceNsfwFilter' | 'nsfwModel'>,
+  modelsDir: string,
+): T {
+  if (!owner.forceNsfwFilter || request.nsfwEnforced) return request;
+  const nsfwClassifier = request.nsfwFilter && request.nsfwClassifier ? request.nsfwClassifier : nsfwClassifierFor(owner.nsfwModel, modelsDir);
+  return { ...request, nsfwFilter: true, nsfwClassifier, nsfwEnforced: true };
+}
+
 /** The largest upscaled picture: its float accumulators stay near 250 MB while tiles are blended. */
 export const MAX_UPSCALED_PIXELS = 4096 * 4096;
 
@@ -49,11 +63,11 @@ export async function resolveFilterChain(
     }
     chain.faceRestore = { ...body.faceRestore };
   }
-  if (body.nsfwFilter || owner.forceNsfwFilter) {
+  if (body.nsfwFilter) {
     chain.nsfwFilter = true;
     chain.nsfwClassifier = nsfwClassifierFor(owner.nsfwModel, modelsDir);
-    if (owner.forceNsfwFilter) chain.nsfwEnforced = true;
   }
+  Object.assign(chain, enforceOwnerNsfw(chain, owner, modelsDir));
   if (body.watermark) {
     if (!filterModuleExists('watermark')) throw badRequest('EASEL_ERR_NO_WATERMARK', 'watermark: invisible watermarking is not available in this build', 'watermark');
     const factor = chain.upscale?.factor ?? 1;

@@ -177,6 +177,7 @@ export const Progress = Type.Object({
   images: Type.Optional(Type.Integer({ description: 'images made together from `image` on (a batch sharing each UNet call); 1 when absent' })),
   count: Type.Integer(),
   etaMs: Type.Number(),
+  /** Time per image-step: a batch of n images (`images`) takes n × this per UNet step. */
   msPerStep: Type.Number(),
   /** Set while a filter runs after decoding; step/totalSteps then count that filter's units (tiles). */
   stage: Type.Optional(Type.Union([Type.Literal('faceRestore'), Type.Literal('upscale'), Type.Literal('nsfw'), Type.Literal('watermark')])),

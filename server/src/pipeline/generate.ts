@@ -122,9 +122,14 @@ export async function generateBatch(
     return { rng, scheduler: own, imageLatents, noise, maskedLatents, latents, predOriginal: undefined as Float32Array | undefined };
   });
 
-  // 5. Denoise: one UNet call a step for all the images, then each image's own scheduler step.
+  // 5. Denoise: one UNet call a step for all the images, then each image's own scheduler step. A stop asked for
+  //    during the last step's callback comes too late to matter: every step has run.
+  let finished = true;
   for (let i = startIndex; i < scheduler.timesteps.length; i++) {
-    if (hooks.shouldStop?.()) break;
+    if (hooks.shouldStop?.()) {
+      finished = false;
+      break;
+    }
     const t = scheduler.timesteps[i] as number;
     const inputs = images.map(({ scheduler: own, latents, maskedLatents }) => {
       const scaled = floatTensor(latentShape, own.scaleModelInput(latents, i));
@@ -140,7 +145,6 @@ export async function generateBatch(
     await hooks.onStep?.({ step: i - startIndex + 1, totalSteps, predOriginals: images.map((image) => image.predOriginal!), latentWidth, latentHeight });
   }
   await endStage(model, model.unet);
-  const finished = !hooks.shouldStop?.();
   if (!finished && !images[0]!.predOriginal) return undefined;
 
   // 6. Decode each image: its final latents, or its best guess so far when stopped early.

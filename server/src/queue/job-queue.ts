@@ -32,6 +32,8 @@ export interface QueueEvents {
 interface Job extends StoredJob {
   timings?: JobTimings;
   firstStepAt: number | null;
+  /** Image-steps done at the first progress message (a batch of n does n at once). */
+  firstDone?: number;
   cancelRequested: boolean;
   /** When the running filter stage began (its progress message with step 0). */
   stageStartedAt?: number;
@@ -56,6 +58,8 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     private readonly backend: RenderBackend,
     private readonly context: { outputsDir: string; inputsDir: string; version: string; modelsDir?: string },
     private readonly store?: JobStore,
+    /** Last changes to a request as it starts (the owner's enforced NSFW check, which may be newer than the job). */
+    private readonly prepare: (request: ResolvedJob) => ResolvedJob = (request) => request,
   ) {
     super();
     backend.onMessage((message) => this.handle(message));
@@ -156,15 +160,13 @@ export class JobQueue extends EventEmitter<QueueEvents> {
 
   /**
    * Skips the image a running job is making (A1111's skip): it is kept as a partial image and the job goes on
-   * with the next one. A queued job has no current image; it is cancelled, as A1111 drops a skipped request.
+   * with the next one. A queued job has no image in progress and a filter job no images to go on to: as in A1111
+   * when nothing is sampling, nothing happens.
    */
   skip(id: string): JobView | undefined {
     const job = this.byId.get(id);
-    if (job?.state === 'running' && !job.cancelRequested) {
-      this.backend.skip(job.id);
-      return this.view(job);
-    }
-    return this.cancel(id);
+    if (job?.state === 'running' && !job.cancelRequested && job.request.kind !== 'filter') this.backend.skip(job.id);
+    return this.get(id);
   }
 
   /** Deletes an image from the gallery and from its job; false when no such image is known. */
@@ -233,6 +235,7 @@ export class JobQueue extends EventEmitter<QueueEvents> {
     next.state = 'running';
     next.startedAt = new Date().toISOString();
     next.attempts += 1;
+    next.request = this.prepare(next.request);
     this.persist(next);
     this.backend.run({ ...next.request, id: next.id, modelDir: next.modelDir, ...this.context });
     this.emit('started', this.view(next));
@@ -257,12 +260,15 @@ export class JobQueue extends EventEmitter<QueueEvents> {
           this.emit('progress', job.id, job.progress);
           break;
         }
-        job.firstStepAt ??= now;
         const total = message.totalSteps * job.request.count;
         // A batch's images (worker/protocol.ts `images`) each advance a step at once.
         const done = message.image * message.totalSteps + message.step * (message.images ?? 1);
+        job.firstStepAt ??= now;
+        job.firstDone ??= done;
         const startedAt = job.startedAt ? Date.parse(job.startedAt) : now;
-        const msPerStep = done > 1 ? (now - job.firstStepAt) / (done - 1) : now - startedAt;
+        // Per image-step: timed from the first step on (loading and the prompt come before it), until then the
+        // first step's own time shared by the images it advanced.
+        const msPerStep = done > job.firstDone ? (now - job.firstStepAt) / (done - job.firstDone) : (now - startedAt) / done;
         job.progress = {
           step: message.step,
           totalSteps: message.totalSteps,

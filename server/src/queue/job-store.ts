@@ -115,7 +115,7 @@ export class JobStore {
       upsert: this.db.prepare(`
         INSERT INTO jobs (id, seq, state, request, model_dir, owner, attempts, progress, images, error, created_at, started_at, finished_at)
         VALUES (@id, COALESCE((SELECT seq FROM jobs WHERE id = @id), (SELECT IFNULL(MAX(seq), 0) + 1 FROM jobs)), @state, @request, @model_dir, @owner, @attempts, @progress, @images, @error, @created_at, @started_at, @finished_at)
-        ON CONFLICT(id) DO UPDATE SET state = excluded.state, attempts = excluded.attempts, progress = excluded.progress,
+        ON CONFLICT(id) DO UPDATE SET state = excluded.state, request = excluded.request, attempts = excluded.attempts, progress = excluded.progress,
           images = excluded.images, error = excluded.error, started_at = excluded.started_at, finished_at = excluded.finished_at`),
       unfinished: this.db.prepare(`SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq`),
       recent: this.db.prepare(`SELECT * FROM jobs WHERE state IN ('done', 'failed', 'cancelled') ORDER BY finished_at DESC, seq DESC LIMIT ?`),

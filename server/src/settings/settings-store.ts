@@ -133,6 +133,10 @@ export class SettingsStore {
           filters: { ...defaults.filters, ...file.filters },
           performance: { ...defaults.performance, ...file.performance },
         };
+        const repaired = repairOwnerSettings(merged, defaults);
+        if (repaired.length > 0) {
+          warn(`${this.file}: ${repaired.join(', ')} held a value this Easel does not know; the default applies (an enforced NSFW check stays on)`);
+        }
         problem = firstProblem(merged);
         if (!problem) return merged;
       } else problem = 'it is not a JSON object';
@@ -149,6 +153,25 @@ export class SettingsStore {
     warn(`${this.file} could not be used (${problem}); it was moved to ${aside} and default settings apply (sharing off)`);
     return defaultSettings();
   }
+}
+
+/**
+ * A value an older or newer Easel (or a hand edit) left in the owner's filters/performance fields is replaced by the
+ * default, field by field, instead of costing the whole file (password, tokens) — except the enforced NSFW check,
+ * which fails closed: only a clean false turns it off. Returns the repaired fields.
+ */
+function repairOwnerSettings(settings: UserSettings, defaults: UserSettings): string[] {
+  const repaired: string[] = [];
+  for (const [section, schema] of [['filters', FilterSettings], ['performance', PerformanceSettings]] as const) {
+    const values = settings[section] as Record<string, unknown>;
+    const fallback = defaults[section] as Record<string, unknown>;
+    for (const [key, field] of Object.entries(schema.properties)) {
+      if (Value.Check(field, values[key])) continue;
+      values[key] = key === 'forceNsfwFilter' ? true : fallback[key];
+      repaired.push(`${section}.${key}`);
+    }
+  }
+  return repaired;
 }
 
 function firstProblem(value: unknown): string | undefined {

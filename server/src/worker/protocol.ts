@@ -2,6 +2,7 @@
 // one side sends and the other does not handle is a type error.
 import type { Progress, ResolvedJob } from '../http/schemas.js';
 import type { LowMemorySetting } from '../pipeline/memory-mode.js';
+import type { FilterSettings } from '../settings/settings-store.js';
 
 export interface RenderJob extends ResolvedJob {
   id: string;
@@ -18,8 +19,13 @@ export interface RenderJob extends ResolvedJob {
 export interface WorkerSettings {
   /** Applies from the next model load; a warm model in the other mode is loaded again. */
   lowMemory: LowMemorySetting;
-  /** Where onnxruntime's optimized models are kept (optimized-model-cache.ts); null: none are kept. From the next load. */
+  /**
+   * Where onnxruntime's optimized models are kept (optimized-model-cache.ts); null: none are kept, and the worker
+   * deletes the folder it used, after the job in progress. From the next load.
+   */
   optimizedCacheDir: string | null;
+  /** The owner's NSFW rules, applied to every job the worker runs from now on, the one in progress included. */
+  ownerFilters: Pick<FilterSettings, 'forceNsfwFilter' | 'nsfwModel'>;
 }
 
 export type ToWorker =

@@ -11,7 +11,9 @@ interface Pending {
   kind: ApiJobKind;
   owner: string;
   interrupted: boolean;
+  /** Set by a skip, until a later image starts (A1111 resets it for its next image). */
   skipped: boolean;
+  skippedImage?: number;
   settle(view: JobView): void;
 }
 
@@ -22,6 +24,10 @@ export class ApiJobs {
   constructor(private readonly queue: JobQueue) {
     queue.on('preview', (header, jpeg) => {
       if (this.pending.has(header.jobId)) this.preview = { jobId: header.jobId, jpeg };
+    });
+    queue.on('progress', (id, progress) => {
+      const entry = this.pending.get(id);
+      if (entry?.skipped && !progress.stage && progress.image > (entry.skippedImage ?? 0)) entry.skipped = false;
     });
     const settle = (view: JobView) => this.pending.get(view.id)?.settle(view);
     queue.on('done', settle);
@@ -74,8 +80,9 @@ export class ApiJobs {
     if (how === 'interrupt') {
       entry.interrupted = true;
       this.queue.cancel(current.view.id);
-    } else {
+    } else if (current.view.state === 'running') {
       entry.skipped = true;
+      entry.skippedImage = current.view.progress?.image ?? 0;
       this.queue.skip(current.view.id);
     }
   }

@@ -3,7 +3,7 @@
 // `share` of the step time pays for (preview-budget.ts); in between, the last TAESD picture is shown again, and
 // before the first one the linear map is. Measured on a 2-core CPU (docs/BENCHMARKS.md, previews): a decode is
 // 0.8–1 s at 512², 8–10 % of an SD 1.5 step, so a 20-step job gets two or three TAESD pictures there; on a GPU
-// a decode is a few ms and it runs every step.
+// a decode is a few ms, so it runs every few steps (unmeasured here).
 import type { RgbImage } from '../../images/encode.js';
 import type { SessionOptions } from '../onnx/onnx-session.js';
 import { latentsToRgb } from './latent-preview.js';
@@ -39,8 +39,22 @@ export interface PreviewerOptions {
 export const DEFAULT_PREVIEW_SHARE = 0.015;
 const DEFAULT_MAX_SIDE = 256;
 
-// Loaded decoders by file version, kept for the process; undefined = it failed (and was reported).
+// Loaded decoders by file version, kept across jobs and SD models (one latent space); undefined = it failed (and
+// was reported). Only the current file's version is kept: a replaced file's session is released.
 const decoders = new Map<string, Promise<TaesdDecoder | undefined>>();
+
+/** Releases every loaded TAESD session (the worker's shutdown). */
+export async function releasePreviewDecoders(): Promise<void> {
+  const loaded = [...decoders.values()];
+  decoders.clear();
+  for (const pending of loaded) await (await pending)?.release().catch(() => undefined);
+}
+
+function forget(version: string): void {
+  const pending = decoders.get(version);
+  decoders.delete(version);
+  void pending?.then((decoder) => decoder?.release()).catch(() => undefined);
+}
 
 /** Call once per image (the budget and the last picture are per image); loading is cached per file version. */
 export async function createPreviewer(opts: PreviewerOptions): Promise<Previewer> {
@@ -50,7 +64,10 @@ export async function createPreviewer(opts: PreviewerOptions): Promise<Previewer
   const path = await findTaesd(opts.modelsDir);
   if (!path) return linear;
   const version = await fileVersion(path);
-  if (!decoders.has(version)) decoders.set(version, loadOrReport(path, opts.session ?? {}, log));
+  if (!decoders.has(version)) {
+    for (const old of [...decoders.keys()]) forget(old);
+    decoders.set(version, loadOrReport(path, opts.session ?? {}, log));
+  }
   const taesd = await decoders.get(version);
   if (!taesd) return linear;
 
@@ -70,6 +87,7 @@ export async function createPreviewer(opts: PreviewerOptions): Promise<Previewer
         } catch (error) {
           broken = true;
           last = undefined;
+          forget(version);
           decoders.set(version, Promise.resolve(undefined));
           log(`TAESD (${path}) failed, using the linear preview instead: ${(error as Error).message}`);
         }
