@@ -2,7 +2,7 @@
 rem Easel for Windows. Finds Node.js 20.19+ (or fetches an official build into .runtime\), lets
 rem installer\bootstrap.mjs install dependencies and build what is stale, then starts the server.
 rem Usage: start.bat [--port N] [--host ADDR] [--models DIR] [--data DIR] [--no-browser]
-rem        start.bat import <checkpoint.safetensors> [--config DIR] [--name NAME]   or   start.bat --download [<id>]
+rem        start.bat import <checkpoint.safetensors> [--config DIR] [--name NAME] [--fp16]   or   start.bat --download [<id>]
 rem docs\INSTALL.md explains each step, the files it writes, and what to do when one fails.
 rem Paths may hold spaces and parentheses ("C:\Program Files (x86)\..."), so no %VAR% holding a path is ever
 rem expanded inside a ( ... ) block: a ")" in it would end the block early.

@@ -2,7 +2,7 @@
 # Easel for Linux and macOS. Finds Node.js 20.19+ (or fetches an official build into .runtime/), lets
 # installer/bootstrap.mjs install dependencies and build what is stale, then starts the server.
 # Usage: ./start.sh [--port N] [--host ADDR] [--models DIR] [--data DIR] [--no-browser]
-#        ./start.sh import <checkpoint.safetensors> [--config DIR] [--name NAME]   |   ./start.sh --download [<id>]
+#        ./start.sh import <checkpoint.safetensors> [--config DIR] [--name NAME] [--fp16]   |   ./start.sh --download [<id>]
 # docs/INSTALL.md explains each step, the files it writes, and what to do when one fails.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -205,7 +205,7 @@ test('bad imports are refused with a 4xx and a reason, never a 500', async () =>
   }
   const badPrecision = await api<{ error: { field: string; message: string } }>('POST', '/api/models/import', { path: checkpoint, precision: 'half' });
   assert.equal(badPrecision.body.error.field, 'precision');
-  assert.match(badPrecision.body.error.message, /precision must be fp32 or fp16/);
+  assert.match(badPrecision.body.error.message, /precision must be one of fp32, fp16/);
   const upload = (body: Uint8Array<ArrayBuffer> | string, query = '') => fetch(`${url}/api/models/import/upload${query}`, { method: 'POST', body });
   const tooBig = await upload(new Uint8Array(UPLOAD_LIMIT + 1));
   assert.equal(tooBig.status, 413);
@@ -213,9 +213,12 @@ test('bad imports are refused with a 4xx and a reason, never a 500', async () =>
   assert.equal((await upload('')).status, 400);
   assert.equal((await upload('not a checkpoint', '?filename=x.safetensors')).status, 400);
   assert.equal((await upload('x', '?unknown=1')).status, 400);
+  // Checked with the querystring, before the body is read: a bad value costs no upload.
   const badUpload = await upload(await readFile(checkpoint), '?filename=x.safetensors&precision=half');
   assert.equal(badUpload.status, 400);
-  assert.equal(((await badUpload.json()) as { error: { field: string } }).error.field, 'precision');
+  const refused = (await badUpload.json()) as { error: { field: string; message: string } };
+  assert.equal(refused.error.field, 'precision');
+  assert.match(refused.error.message, /precision must be one of fp32, fp16/);
   assert.deepEqual(await readdir(join(dataDir, 'uploads')), [], 'refused uploads are deleted');
   assert.equal((await api('GET', '/api/models?kind=everything')).status, 400);
   assert.equal((await api('DELETE', '/api/models/imports/nope')).status, 404);

@@ -67,6 +67,18 @@ test('float16 initializers are written as TensorProto type 10 with little-endian
   }
 });
 
+test('a weight float16 cannot hold stops an fp16 conversion, naming it; fp32 takes it', async () => {
+  const weights = { shape: () => [3], read: () => Float32Array.from([1, -70000, 2]) };
+  for (const precision of ['fp16', 'fp32'] as const) {
+    const b = new GraphBuilder('big', { weights, precision });
+    const w = b.param('huge.weight', [3], { fanIn: 1 });
+    b.output('y', 'float32', [3], b.toFloat32(w));
+    const path = join(dir, `big-${precision}.onnx`);
+    if (precision === 'fp16') await assert.rejects(writeModel(path, b.build()), /big: "huge\.weight" holds -70000, which float16 cannot represent .* import this checkpoint as fp32/);
+    else await writeModel(path, b.build());
+  }
+});
+
 for (const model of ['tiny-sd1', 'tiny-sd2v'] as ReferenceModel[]) {
   test(`${model} imported in fp16 matches diffusers within 2⁻⁸ of each output's scale, with half-size weights`, async (t) => {
     if (!HAVE_DATA) return t.skip(SKIP);

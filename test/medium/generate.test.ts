@@ -71,6 +71,16 @@ test('stopping mid-way returns the best guess so far, marked partial; stopping b
   assert.deepEqual(whole?.image.pixels, plain?.image.pixels, 'the same picture as a run nobody stopped');
 });
 
+test('a network that returns NaN (fp16 overflow) fails the image with what to do, instead of saving a black one', async () => {
+  const overflowing = Object.create(model.unet) as typeof model.unet;
+  overflowing.run = async (feeds) => {
+    const out = await model.unet.run(feeds);
+    for (const tensor of Object.values(out)) tensor.data[0] = Number.NaN;
+    return out;
+  };
+  await assert.rejects(generate({ ...model, unet: overflowing }, { ...params, steps: 2 }), /the UNet returned NaN .* re-import the model as fp32/);
+});
+
 async function gradient(width: number, height: number) {
   const pixels = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {

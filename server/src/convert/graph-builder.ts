@@ -282,7 +282,11 @@ export class GraphBuilder {
 
   /** A float32-valued parameter stored in the compute type, converted only when the model is written. */
   private lazyFloat(name: string, dims: readonly number[], load: () => Float32Array): string {
-    return this.lazyInitializer(name, dims, this.floatType, () => this.inFloatType(load()));
+    return this.lazyInitializer(name, dims, this.floatType, () => {
+      const values = load();
+      if (this.floatType === 'float16') assertHalfRange(`${this.name}: "${name}"`, values);
+      return this.inFloatType(values);
+    });
   }
 
   private inFloatType(values: Float32Array): Float32Array | Uint16Array {
@@ -331,6 +335,17 @@ const CONTRIB_DOMAIN = 'com.microsoft';
 function sameShapeUpToOnes(a: readonly number[], b: readonly number[]): boolean {
   const squeeze = (s: readonly number[]) => s.filter((d) => d !== 1).join(',');
   return squeeze(a) === squeeze(b);
+}
+
+/** The largest finite float16 magnitude: a weight beyond it would become infinity and every image NaN. */
+const HALF_MAX = 65504;
+
+function assertHalfRange(what: string, values: Float32Array): void {
+  for (const v of values) {
+    if (!(Math.abs(v) <= HALF_MAX)) {
+      throw new Error(`${what} holds ${v}, which float16 cannot represent (largest ${HALF_MAX}): import this checkpoint as fp32`);
+    }
+  }
 }
 
 /** [rows, cols] → [cols, rows]. */

@@ -10,7 +10,7 @@ import { hasBundledTokenizer, writeBundledTokenizer } from './bundled-tokenizer.
 import { buildClipTextEncoder } from './clip-text-encoder.js';
 import { detectCheckpoint } from './checkpoint-keys.js';
 import type { CheckpointInfo, Family } from './checkpoint-keys.js';
-import type { Precision, WeightSource } from './graph-builder.js';
+import { PRECISIONS, type Precision, type WeightSource } from './graph-builder.js';
 import { tensorByteLength, writeModel } from './onnx-proto.js';
 import type { ModelDef, WrittenModel } from './onnx-proto.js';
 import {
@@ -189,6 +189,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
       };
       const fusedAttention = opts.fusedAttention ?? true;
       const precision = opts.precision ?? 'fp32';
+      if (!PRECISIONS.includes(precision)) throw new Error(`precision must be ${PRECISIONS.join(' or ')}, got "${String(precision)}"`);
       const built = [
         build('text_encoder', weights.textEncoder, (w) => buildClipTextEncoder(config.textEncoder, { weights: w, fusedAttention, precision })),
         build('unet', weights.unet, (w) => buildUnet(config.unet, { weights: w, fusedAttention, precision })),

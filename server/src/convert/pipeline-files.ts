@@ -73,6 +73,12 @@ export function yamlPrediction(checkpointPath: string): PredictionType | undefin
 /** Where model_index.json records the networks' precision (diffusers ignores keys starting with "_"). */
 export const PRECISION_KEY = '_easel_precision';
 
+/** The precision a parsed model_index.json records; undefined for folders Easel did not convert. */
+export function recordedPrecision(index: Record<string, unknown>): Precision | undefined {
+  const value = index[PRECISION_KEY];
+  return value === 'fp32' || value === 'fp16' ? value : undefined;
+}
+
 export function modelIndex(schedulerClass: string, inpainting: boolean, name: string, precision: Precision = 'fp32'): Record<string, unknown> {
   return {
     _class_name: inpainting ? 'OnnxStableDiffusionInpaintPipeline' : 'OnnxStableDiffusionPipeline',

@@ -1,7 +1,7 @@
 // The model manager's part of the API contract: imports, the catalog and downloads. Same idiom as schemas.ts
 // (TypeBox validates, `Static<>` types the routes, the websocket events and the UI).
 import { Type, type Static } from '@sinclair/typebox';
-import { ErrorInfo } from './schemas.js';
+import { ErrorInfo, PrecisionSchema } from './schemas.js';
 
 export const LISTED_KINDS = ['stable-diffusion', 'checkpoint', 'upscaler', 'face-restore', 'nsfw', 'vae-approx', 'all'] as const;
 
@@ -18,10 +18,8 @@ export const ModelListQuery = Type.Object(
 );
 export type ModelListQuery = Static<typeof ModelListQuery>;
 
-const precision = Type.String({
-  maxLength: 16,
-  description: 'fp32 (default) or fp16: float16 weights and compute for GPUs, half the size (CPUs run fp32 faster); checked by prepareImport',
-});
+// Checked with the querystring, before an upload's body is read: a bad value costs no upload.
+const precision = PrecisionSchema;
 
 const modelName = Type.String({
   minLength: 1,
@@ -72,7 +70,7 @@ export const ImportView = Type.Object({
   /** "SD 1.x", "SD 2.x inpainting", … once known. */
   description: Type.Union([Type.String(), Type.Null()]),
   /** The networks' float type: fp32, or fp16 for GPUs. */
-  precision: Type.Union([Type.Literal('fp32'), Type.Literal('fp16')]),
+  precision: PrecisionSchema,
   warnings: Type.Array(Type.String()),
   error: Type.Union([ErrorInfo, Type.Null()]),
   createdAt: Type.String(),

@@ -184,6 +184,11 @@ export const Progress = Type.Object({
 });
 export type Progress = Static<typeof Progress>;
 
+/** A converted model's float type: the one schema for import requests, imports and listings. */
+export const PrecisionSchema = Type.Union([Type.Literal('fp32'), Type.Literal('fp16')], {
+  description: 'fp32 (default) or fp16: float16 weights and compute for GPUs, half the size (CPUs run fp32 faster)',
+});
+
 export const ErrorInfo = Type.Object({
   code: Type.String(),
   message: Type.String(),
@@ -269,7 +274,7 @@ export const ModelInfo = Type.Object({
   /** For a checkpoint already imported: the model it became. */
   importedAs: Type.Optional(Type.String()),
   /** The networks' float type when the folder says (Easel's imports record it in model_index.json). */
-  precision: Type.Optional(Type.Union([Type.Literal('fp32'), Type.Literal('fp16')])),
+  precision: Type.Optional(PrecisionSchema),
 });
 export type ModelInfo = Static<typeof ModelInfo>;
 

@@ -3,7 +3,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelInfo } from '../http/schemas.js';
-import { PRECISION_KEY } from '../convert/pipeline-files.js';
+import { recordedPrecision } from '../convert/pipeline-files.js';
 import { kindFolders, listCheckpoints, listSingleNetworkModels, visibleEntries, type StoreKind } from './model-scan.js';
 
 export const REQUIRED_COMPONENTS = ['tokenizer', 'text_encoder', 'unet', 'vae_decoder'] as const;
@@ -61,7 +61,7 @@ export class ModelRegistry {
     const all = [...REQUIRED_COMPONENTS, ...OPTIONAL_COMPONENTS];
     const present = await Promise.all(all.map((c) => stat(join(dir, c)).then((s) => s.isDirectory(), () => false)));
     const ready = REQUIRED_COMPONENTS.every((_, i) => present[i]);
-    const precision = index[PRECISION_KEY];
+    const precision = recordedPrecision(index);
     // A diffusers folder of PyTorch-format weights has vae/ where the ONNX layout has vae_decoder/.
     const weightsOnly = !ready && (await stat(join(dir, 'vae')).then((s) => s.isDirectory(), () => false));
     return {
@@ -74,7 +74,7 @@ export class ModelRegistry {
       components: all.filter((_, i) => present[i]),
       format: 'onnx',
       path: dir,
-      ...(precision === 'fp32' || precision === 'fp16' ? { precision } : {}),
+      ...(precision ? { precision } : {}),
       ...(ready ? {} : { problem: weightsOnly ? 'a diffusers folder of safetensors weights, not ONNX: import it to convert it' : `incomplete: needs ${REQUIRED_COMPONENTS.join(', ')}` }),
       dir,
     };

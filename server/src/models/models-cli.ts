@@ -47,7 +47,14 @@ async function main(): Promise<void> {
   const modelsDir = loadConfig(values.models ? ['--models', values.models] : [], process.env).modelsDir;
   if (values.help) return console.log(USAGE);
   if (listCatalog) return printCatalog(modelsDir);
-  if (values.download !== undefined) return download(values.download, modelsDir);
+  if (values.download !== undefined) {
+    if (values.fp16) {
+      console.error('--fp16 applies to import; catalog downloads are converted in fp32 (import the file by hand for fp16)');
+      process.exitCode = 2;
+      return;
+    }
+    return download(values.download, modelsDir);
+  }
   if (positionals[0] === 'import' && positionals.length === 2) {
     return importFile(positionals[1]!, modelsDir, { config: values.config, name: values.name, precision: values.fp16 ? 'fp16' : 'fp32' });
   }

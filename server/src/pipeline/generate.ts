@@ -151,11 +151,25 @@ export async function generateBatch(
   const results: GenerateResult[] = [];
   for (const image of images) {
     const latents = finished ? image.latents : (image.predOriginal as Float32Array);
+    assertFinite(latents, 'the UNet');
     const decoded = await decodeLatents(model.vaeDecoder, latents.map((v) => v / model.vaeScalingFactor), latentWidth, latentHeight);
+    assertFinite(decoded, 'the VAE decoder');
     results.push({ image: tensorToRgb(decoded, p.width, p.height), latents, partial: !finished });
   }
   await endStage(model, model.vaeDecoder);
   return results;
+}
+
+/**
+ * NaN or infinity out of a network would silently save a black picture. fp16 networks overflow where fp32 ones do
+ * not (A1111 users know it as the "black image" that --no-half-vae cures), so say what to do instead.
+ */
+function assertFinite(values: Float32Array, network: string): void {
+  for (const v of values) {
+    if (!Number.isFinite(v)) {
+      throw new Error(`${network} returned ${v} (not a number): with an fp16 model this is float16 overflowing; re-import the model as fp32`);
+    }
+  }
 }
 
 /** LCM-distilled UNets take the guidance scale as an embedding (timestep_cond) and run without a negative pass. */

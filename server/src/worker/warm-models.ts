@@ -7,7 +7,7 @@
 import { freemem } from 'node:os';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PRECISION_KEY } from '../convert/pipeline-files.js';
+import { recordedPrecision } from '../convert/pipeline-files.js';
 
 export const HEADROOM = 1.5;
 
@@ -67,7 +67,7 @@ export async function loadedWeightBytes(dir: string, onCpu: boolean): Promise<nu
   const bytes = await folderBytes(dir);
   if (!onCpu) return bytes;
   const index = await readFile(join(dir, 'model_index.json'), 'utf8').then((text) => JSON.parse(text) as Record<string, unknown>, () => ({}) as Record<string, unknown>);
-  return index[PRECISION_KEY] === 'fp16' ? bytes * 2 : bytes;
+  return recordedPrecision(index) === 'fp16' ? bytes * 2 : bytes;
 }
 
 /** Bytes of the files under `dir` (the .onnx graphs and their external weights dominate). */

@@ -2,7 +2,7 @@
 // arrays by weight name. Shards may hold quantized weights (uint8/uint16 affine, float16); they are expanded here
 // exactly as tfjs does (q * scale + min, rounded to float32) so a converted model sees the same numbers.
 
-import { fromFloat16Bits } from '../../pipeline/onnx/float16.js';
+import { fromFloat16Bytes } from '../../pipeline/onnx/float16.js';
 
 /** One Keras layer as the Keras 2 JSON config names it. */
 export interface KerasLayer {
@@ -72,9 +72,7 @@ export function readWeights(json: TfjsModelJson, shards: readonly Uint8Array[]):
         data[i] = spec.dtype === 'int32' ? view.getInt32(offset + i * 4, true) : view.getFloat32(offset + i * 4, true);
       }
     } else if (q.dtype === 'float16') {
-      const bits = new Uint16Array(count);
-      for (let i = 0; i < count; i++) bits[i] = view.getUint16(offset + i * 2, true);
-      data.set(fromFloat16Bits(bits));
+      data.set(fromFloat16Bytes(bytes.subarray(offset, offset + count * 2)));
     } else {
       const scale = q.scale ?? 1;
       const min = q.min ?? 0;
