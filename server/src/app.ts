@@ -91,6 +91,7 @@ export async function buildApp(config: EaselConfig, deps: AppDeps = {}): Promise
     lowMemory: view.performance.lowMemory,
     optimizedCacheDir: view.performance.optimizedModelCache ? optimizedCacheDir : null,
     ownerFilters: { forceNsfwFilter: view.filters.forceNsfwFilter, nsfwModel: view.filters.nsfwModel },
+    ...(config.batchSize !== undefined ? { batchSize: config.batchSize } : {}),
   });
   host.configure?.(workerSettings(serverSettings.view()));
   serverSettings.onChange((view) => host.configure?.(workerSettings(view)));

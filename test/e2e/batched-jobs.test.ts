@@ -12,14 +12,9 @@ import { watchEvents } from '../helpers/ws-events.js';
 
 let server: TestServer;
 before(async () => {
-  // The worker thread inherits the environment it starts with.
-  process.env.EASEL_BATCH_SIZE = '2';
-  server = await startTestServer();
+  server = await startTestServer({ env: { EASEL_BATCH_SIZE: '2' } });
 });
-after(async () => {
-  await server.close();
-  delete process.env.EASEL_BATCH_SIZE;
-});
+after(() => server.close());
 
 async function pixels(url: string): Promise<Buffer> {
   return sharp(Buffer.from(await (await fetch(`${server.url}${url}`)).arrayBuffer())).raw().toBuffer();

@@ -18,13 +18,14 @@ export interface TestServer {
 
 /**
  * `dataDir` reuses a data folder (a restart); the caller then owns it and close() leaves it in place.
- * Without it the server gets a fresh temp folder that close() removes.
+ * Without it the server gets a fresh temp folder that close() removes. `env` is the EASEL_* environment the
+ * config reads (none by default).
  */
-export async function startTestServer(opts: { steps?: number; dataDir?: string } = {}): Promise<TestServer> {
+export async function startTestServer(opts: { steps?: number; dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestServer> {
   const { modelsDir, modelId } = await tinyModelStore();
   const ownsData = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'easel-data-')));
-  const config = loadConfig(['--port', '0', '--host', '127.0.0.1', '--models', modelsDir, '--data', dataDir, '--no-browser'], {});
+  const config = loadConfig(['--port', '0', '--host', '127.0.0.1', '--models', modelsDir, '--data', dataDir, '--no-browser'], opts.env ?? {});
   const app = await buildApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

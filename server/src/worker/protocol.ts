@@ -26,6 +26,8 @@ export interface WorkerSettings {
   optimizedCacheDir: string | null;
   /** The owner's NSFW rules, applied to every job the worker runs from now on, the one in progress included. */
   ownerFilters: Pick<FilterSettings, 'forceNsfwFilter' | 'nsfwModel'>;
+  /** EASEL_BATCH_SIZE as the config validated it at start; absent: the execution provider's default. */
+  batchSize?: number;
 }
 
 export type ToWorker =

@@ -17,7 +17,7 @@ import { lowMemorySetting, modeFits, useLowMemory, type LowMemorySetting } from 
 import { applyFilterChain, withFilterParams } from '../filters/filter-chain.js';
 import { chainHooks, modelsDirOf, previewFilter, runFilterJob, type WorkerHooks } from '../filters/filter-job.js';
 import { enforceOwnerNsfw } from '../filters/resolve-filters.js';
-import { batchSizeFor, parseBatchSize } from '../config/batch-size.js';
+import { batchSizeFor } from '../config/batch-size.js';
 import { loadInit } from './job-images.js';
 import { loadedWeightBytes, WarmModels } from './warm-models.js';
 import { saveOutput } from './save-output.js';
@@ -34,12 +34,14 @@ let lowMemory: LowMemorySetting | undefined;
 // (optimized-model-cache.ts); null when the owner turned the cache off.
 let onnxCacheDir: string | null = null;
 let ownerFilters: WorkerSettings['ownerFilters'] | undefined;
+let batchSize: number | undefined;
 port.on('message', (message: ToWorker) => {
   if (message.type !== 'settings') return;
   const previousCache = onnxCacheDir;
   lowMemory = message.lowMemory;
   onnxCacheDir = message.optimizedCacheDir;
   ownerFilters = message.ownerFilters;
+  batchSize = message.batchSize;
   // Turned off: the copies go once the job in progress is over (a load may be writing one now).
   if (previousCache && !onnxCacheDir) {
     running = running.then(() => rm(previousCache, { recursive: true, force: true }).catch((e: Error) => console.warn(`easel: could not delete ${previousCache}: ${e.message}`)));
@@ -112,7 +114,7 @@ async function run(job: RenderJob): Promise<void> {
     // Images of one batch share each UNet call (generate.ts); image i still uses seed + i, so batching does not
     // change a picture (bit for bit on the CPU; a GPU may pick other kernels for another batch size).
     const providers = (await provider).providers;
-    const batch = Math.min(job.count, batchSizeFor(providers, parseBatchSize(process.env.EASEL_BATCH_SIZE), job));
+    const batch = Math.min(job.count, batchSizeFor(providers, batchSize, job));
     const session = { threads: physicalCores(), providers };
     for (let first = 0; first < job.count; first += batch) {
       const indices = Array.from({ length: Math.min(batch, job.count - first) }, (_, k) => first + k);
